@@ -1,0 +1,80 @@
+//! Reading the files of one bundle directory.
+
+use std::path::{Path, PathBuf};
+
+use crate::Problem;
+
+/// One file's path and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Path as found on disk.
+    pub path: PathBuf,
+    /// UTF-8 content.
+    pub text: String,
+}
+
+impl SourceFile {
+    /// The path relative to `root` when it is below it, for messages.
+    pub fn display_path(&self, root: &Path) -> String {
+        self.path
+            .strip_prefix(root)
+            .unwrap_or(&self.path)
+            .display()
+            .to_string()
+    }
+
+    /// The path to print in messages.
+    pub fn rel(&self, root: &Path) -> PathBuf {
+        PathBuf::from(self.display_path(root))
+    }
+}
+
+/// Reads every file ending in `.{ext}` below `dir`, recursively, sorted by path.
+/// Hidden entries (names starting with `.`, such as editor temporaries and the
+/// `..data` links of a Kubernetes ConfigMap) are followed only through links,
+/// never listed twice.
+pub fn read_dir_files(dir: &Path, ext: &str, problems: &mut Vec<Problem>) -> Vec<SourceFile> {
+    let mut paths = Vec::new();
+    collect(dir, ext, &mut paths, problems, 0);
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => files.push(SourceFile { path, text }),
+                Err(_) => problems.push(Problem::in_file(&path, "file is not valid UTF-8")),
+            },
+            Err(e) => problems.push(Problem::in_file(&path, format!("cannot read: {e}"))),
+        }
+    }
+    files
+}
+
+fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>, depth: usize) {
+    if depth > 16 {
+        problems.push(Problem::in_file(dir, "directories nested too deep (links in a loop?)"));
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::in_file(dir, format!("cannot read directory: {e}")));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // metadata() follows links, so a ConfigMap's `file -> ..data/file` reads through.
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => collect(&path, ext, out, problems, depth + 1),
+            Ok(m) if m.is_file() && name.ends_with(&format!(".{ext}")) => out.push(path),
+            Ok(_) => {}
+            Err(e) => problems.push(Problem::in_file(&path, format!("cannot read: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `teamgate authorize`: decide one request.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::query_args::QueryArgs;
+use super::{BundleArg, Format, EXIT_BAD_INPUT, EXIT_DENY};
+use crate::{Decision, PolicyPack, Query};
+
+/// Arguments of `authorize`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    query: QueryArgs,
+    #[command(flatten)]
+    bundle: BundleArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Runs `authorize`.
+pub fn run(args: Args) -> ExitCode {
+    let query = match args.query.query() {
+        Ok(q) => q,
+        Err(p) => {
+            eprintln!("error: {p}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let snap = match args.bundle.load() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let extra = match args.query.entities(&snap, &args.bundle.paths()) {
+        Ok(e) => e,
+        Err(e) => {
+            super::print_load_errors(&e);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let entities = extra.as_ref().map(|d| &d.entities).unwrap_or(&snap.data.entities);
+    let decision = snap.pack.engine.decide(&query, entities);
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            json!({
+                "decision": decision.word(),
+                "reasons": decision.reasons,
+                "errors": decision.errors,
+                "version": snap.version,
+            })
+        ),
+        Format::Text => print!("{}", render_text(&query, &decision, &snap.pack, &snap.version)),
+    }
+    if decision.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DENY)
+    }
+}
+
+/// A decision as a reviewer reads it: the verdict, each determining policy
+/// with file:line and rule ids, any error.
+pub fn render_text(query: &Query, d: &Decision, pack: &PolicyPack, version: &str) -> String {
+    let mut out = format!(
+        "{}: {} {} {} on {}\n",
+        d.word().to_uppercase(),
+        query.principal,
+        if d.allowed { "may" } else { "may not" },
+        query.action.id().unescaped(),
+        query.resource
+    );
+    for id in &d.reasons {
+        match pack.info(id) {
+            Some(info) => out.push_str(&format!(
+                "  {} {}  {}  [{}]\n",
+                info.effect,
+                id,
+                info.location(),
+                info.rules.join(", ")
+            )),
+            None => out.push_str(&format!("  {id}\n")),
+        }
+    }
+    for e in &d.errors {
+        out.push_str(&format!("  error: {e}\n"));
+    }
+    if !d.allowed && d.reasons.is_empty() && d.errors.is_empty() {
+        out.push_str("  no permit applies: anything not granted is denied (P5)\n");
+    }
+    out.push_str(&format!("  version {version}\n"));
+    out
+}

@@ -1,0 +1,92 @@
+//! The command line: one module per subcommand. Exit codes follow Cedar's CLI:
+//! 0 allow / success, 2 deny, 1 bad input or a failed check.
+
+mod authorize;
+mod query_args;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::bundle::{self, BundlePaths};
+use crate::{LoadErrors, Snapshot};
+
+/// Exit code for a deny.
+pub const EXIT_DENY: u8 = 2;
+/// Exit code for bad input.
+pub const EXIT_BAD_INPUT: u8 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "teamgate", version, about = "Cedar policies for workspace, project and license permissions")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load and strictly validate a bundle; print a summary or every error.
+    Validate(validate::Args),
+    /// Decide one request: exit 0 on allow, 2 on deny, 1 on bad input.
+    Authorize(authorize::Args),
+}
+
+/// Where the bundle is: `--bundle DIR`, else `$TEAMGATE_BUNDLE`, else the
+/// current directory (the repository root holds the demo workspace).
+#[derive(clap::Args, Debug, Clone)]
+pub struct BundleArg {
+    /// Bundle directory with schemas/, policies/ and fixtures/.
+    #[arg(long, env = "TEAMGATE_BUNDLE", default_value = ".")]
+    pub bundle: PathBuf,
+}
+
+impl BundleArg {
+    /// The bundle's paths.
+    pub fn paths(&self) -> BundlePaths {
+        BundlePaths::new(&self.bundle)
+    }
+
+    /// Loads the bundle, printing every problem on failure.
+    pub fn load(&self) -> Result<Snapshot, ExitCode> {
+        bundle::load(&self.paths()).map_err(|e| {
+            print_load_errors(&e);
+            ExitCode::from(EXIT_BAD_INPUT)
+        })
+    }
+}
+
+/// Output formats shared by the subcommands that print decisions.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// Prints load problems to stderr, with a count.
+pub fn print_load_errors(e: &LoadErrors) {
+    for p in &e.0 {
+        eprintln!("error: {p}\n");
+    }
+    let n = e.0.len();
+    eprintln!("{n} error{} found; nothing was loaded", if n == 1 { "" } else { "s" });
+}
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Authorize(a) => authorize::run(a),
+    }
+}

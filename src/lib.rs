@@ -1,0 +1,18 @@
+//! teamgate: permissions of collaboration software (workspaces, projects,
+//! tasks, time tracking) as Cedar policies, answered in-process, from the
+//! command line and over HTTP.
+//!
+//! The pieces, with dependencies pointing one way:
+//! - [`bundle`] reads a bundle directory into an immutable [`Snapshot`];
+//! - [`engine`] decides a [`Query`] against a snapshot, failing closed;
+//! - `cli` (in the binary) and the server use them.
+#![warn(missing_docs)]
+
+pub mod bundle;
+pub mod cli;
+pub mod engine;
+pub mod problem;
+
+pub use bundle::{load, BundlePaths, LoadErrors, PolicyPack, Snapshot};
+pub use engine::{Decision, Engine, Query, Strategy};
+pub use problem::Problem;

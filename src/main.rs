@@ -1,0 +1,5 @@
+//! The `teamgate` command: parses the command line and hands over to the library.
+
+fn main() -> std::process::ExitCode {
+    teamgate::cli::main()
+}
