@@ -111,17 +111,23 @@ impl Engine {
                 let action_ok = match p.action_constraint() {
                     ActionConstraint::Any => true,
                     ActionConstraint::Eq(a) => a == action,
-                    ActionConstraint::In(groups) => groups.iter().any(|g| *g == action || ancestors.contains(g)),
+                    ActionConstraint::In(groups) => {
+                        groups.iter().any(|g| *g == action || ancestors.contains(g))
+                    }
                 };
                 let principal_ok = match p.principal_constraint() {
                     PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
                     PrincipalConstraint::Eq(uid) => uid.type_name() == env.principal(),
-                    PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => &t == env.principal(),
+                    PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => {
+                        &t == env.principal()
+                    }
                 };
                 let resource_ok = match p.resource_constraint() {
                     ResourceConstraint::Any | ResourceConstraint::In(_) => true,
                     ResourceConstraint::Eq(uid) => uid.type_name() == env.resource(),
-                    ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => &t == env.resource(),
+                    ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => {
+                        &t == env.resource()
+                    }
                 };
                 if action_ok && principal_ok && resource_ok {
                     slice
@@ -156,11 +162,22 @@ impl Engine {
     }
 
     /// Number of policies Cedar evaluates for a request of these types.
-    pub fn slice_len(&self, principal: &EntityTypeName, action: &EntityUid, resource: &EntityTypeName) -> Option<usize> {
-        self.slice(principal, action, resource).map(|s| s.policies().count())
+    pub fn slice_len(
+        &self,
+        principal: &EntityTypeName,
+        action: &EntityUid,
+        resource: &EntityTypeName,
+    ) -> Option<usize> {
+        self.slice(principal, action, resource)
+            .map(|s| s.policies().count())
     }
 
-    fn slice(&self, principal: &EntityTypeName, action: &EntityUid, resource: &EntityTypeName) -> Option<&PolicySet> {
+    fn slice(
+        &self,
+        principal: &EntityTypeName,
+        action: &EntityUid,
+        resource: &EntityTypeName,
+    ) -> Option<&PolicySet> {
         self.slices
             .get(action)?
             .iter()
@@ -178,27 +195,48 @@ impl Engine {
 
     /// Turns Cedar's response into a decision: any error means deny.
     pub fn fail_closed(response: &Response) -> Decision {
-        let mut errors: Vec<String> = response.diagnostics().errors().map(|e| e.to_string()).collect();
+        let mut errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(|e| e.to_string())
+            .collect();
         errors.sort();
         let allowed = response.decision() == CedarDecision::Allow && errors.is_empty();
         let reasons = if response.decision() == CedarDecision::Allow && !allowed {
             Vec::new()
         } else {
-            let mut r: Vec<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+            let mut r: Vec<String> = response
+                .diagnostics()
+                .reason()
+                .map(|id| id.to_string())
+                .collect();
             r.sort();
             r
         };
-        Decision { allowed, reasons, errors }
+        Decision {
+            allowed,
+            reasons,
+            errors,
+        }
     }
 
     /// Checks `query` and asks Cedar, with either strategy. `Err` says why the
     /// query could not be put to Cedar at all (and is a deny).
-    pub fn evaluate(&self, query: &Query, entities: &Entities, strategy: Strategy) -> Result<Response, String> {
+    pub fn evaluate(
+        &self,
+        query: &Query,
+        entities: &Entities,
+        strategy: Strategy,
+    ) -> Result<Response, String> {
         let request = self.request(query, entities)?;
         let policies = match strategy {
             Strategy::WholeSet => &self.whole,
             Strategy::Sliced => self
-                .slice(query.principal.type_name(), &query.action, query.resource.type_name())
+                .slice(
+                    query.principal.type_name(),
+                    &query.action,
+                    query.resource.type_name(),
+                )
                 .ok_or_else(|| {
                     format!(
                         "{} does not apply to a {} acting on a {}",
@@ -215,16 +253,29 @@ impl Engine {
     /// conforming to the schema.
     pub fn request(&self, query: &Query, entities: &Entities) -> Result<Request, String> {
         if !self.slices.contains_key(&query.action) {
-            return Err(format!("unknown action {}: not an action of the schema", query.action));
+            return Err(format!(
+                "unknown action {}: not an action of the schema",
+                query.action
+            ));
         }
-        for (what, uid) in [("principal", &query.principal), ("resource", &query.resource)] {
+        for (what, uid) in [
+            ("principal", &query.principal),
+            ("resource", &query.resource),
+        ] {
             if entities.get(uid).is_none() {
-                return Err(format!("unknown {what} {uid}: no such entity in the entity data"));
+                return Err(format!(
+                    "unknown {what} {uid}: no such entity in the entity data"
+                ));
             }
         }
         let context_json = prepare_context(&query.action, &query.context)?;
         let context = Context::from_json_value(context_json, Some((&self.schema, &query.action)))
-            .map_err(|e| format!("context does not match the schema for {}: {e}", query.action))?;
+            .map_err(|e| {
+            format!(
+                "context does not match the schema for {}: {e}",
+                query.action
+            )
+        })?;
         Request::new(
             query.principal.clone(),
             query.action.clone(),
@@ -239,11 +290,19 @@ impl Engine {
 /// The context as Cedar sees it. `null` is `{}`. For `inviteExternal`,
 /// `inviteeDomain` is derived from `inviteeEmail` (Cedar has no string
 /// functions), replacing whatever the caller sent under that key.
-pub fn prepare_context(action: &EntityUid, context: &serde_json::Value) -> Result<serde_json::Value, String> {
+pub fn prepare_context(
+    action: &EntityUid,
+    context: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
     let mut ctx = match context {
         serde_json::Value::Null => serde_json::Map::new(),
         serde_json::Value::Object(m) => m.clone(),
-        other => return Err(format!("context must be a JSON object, not {}", json_kind(other))),
+        other => {
+            return Err(format!(
+                "context must be a JSON object, not {}",
+                json_kind(other)
+            ))
+        }
     };
     if action.id().unescaped() == INVITE_EXTERNAL && action.type_name().to_string() == "Action" {
         ctx.remove("inviteeDomain");

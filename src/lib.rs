@@ -7,11 +7,16 @@
 //! - [`engine`] decides a [`Query`] against a snapshot, failing closed;
 //! - `cli` (in the binary) and the server use them.
 #![warn(missing_docs)]
+// `Problem` carries file, line, JSON path and a rendered snippet; it is only
+// built on error paths, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
 pub mod bundle;
 pub mod cli;
 pub mod engine;
 pub mod problem;
+pub mod synth;
+pub mod universe;
 
 pub use bundle::{load, BundlePaths, LoadErrors, PolicyPack, Snapshot};
 pub use engine::{Decision, Engine, Query, Strategy};

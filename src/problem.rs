@@ -102,8 +102,8 @@ impl Problem {
         };
         if diag.source_code().is_some() {
             let mut snippet = String::new();
-            let handler =
-                GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+            let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+                .with_width(100);
             if handler.render_report(&mut snippet, diag).is_ok() {
                 p.rendered = format!("{}\n{snippet}", p.rendered);
             }
@@ -158,15 +158,20 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
-
 
 /// Renders a report as plain text (no colours), as a terminal or log shows it.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler =
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
     if handler.render_report(&mut out, report.as_ref()).is_err() {
         out = format!("{report:?}");
     }

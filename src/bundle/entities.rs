@@ -28,7 +28,10 @@ impl EntityData {
         let mut problems = Vec::new();
         let files = read_dir_files(&paths.fixtures, "json", &mut problems);
         if files.is_empty() && problems.is_empty() {
-            problems.push(Problem::in_file(&paths.fixtures, "no *.json entity file in the fixtures directory"));
+            problems.push(Problem::in_file(
+                &paths.fixtures,
+                "no *.json entity file in the fixtures directory",
+            ));
         }
         let located = parse_files(&files, &paths.root, &mut problems);
         if !problems.is_empty() {
@@ -40,7 +43,11 @@ impl EntityData {
 
     /// Checks and parses entity JSON that is not from files (a request's
     /// entities, a scenario's); `label` names it in errors.
-    pub fn from_json(json: Vec<Value>, pack: &PolicyPack, label: &str) -> Result<EntityData, LoadErrors> {
+    pub fn from_json(
+        json: Vec<Value>,
+        pack: &PolicyPack,
+        label: &str,
+    ) -> Result<EntityData, LoadErrors> {
         let source = SourceFile {
             path: label.into(),
             text: String::new(),
@@ -64,7 +71,11 @@ impl EntityData {
         Self::from_located(located, pack, hash)
     }
 
-    fn from_located(located: Vec<Located>, pack: &PolicyPack, content_hash: String) -> Result<EntityData, LoadErrors> {
+    fn from_located(
+        located: Vec<Located>,
+        pack: &PolicyPack,
+        content_hash: String,
+    ) -> Result<EntityData, LoadErrors> {
         let mut problems = integrity::check(&located, pack);
         if !problems.is_empty() {
             return Err(LoadErrors(problems));
@@ -95,8 +106,9 @@ fn locate_schema_errors(located: &[Located], schema: &Schema, problems: &mut Vec
         if problems.len() >= 20 {
             break;
         }
-        if let Err(e) = Entities::from_json_value(Value::Array(vec![l.value.clone()]), Some(schema)) {
-            problems.push(l.problem(format!("does not match the schema: {e}")));
+        if let Err(e) = Entities::from_json_value(Value::Array(vec![l.value.clone()]), Some(schema))
+        {
+            problems.push(l.problem(format!("does not match the schema: {}", error_chain(&e))));
         }
     }
 }
@@ -114,6 +126,21 @@ pub fn read_fixture_json(paths: &BundlePaths) -> Result<Vec<Value>, LoadErrors> 
     }
 }
 
+/// An error and its sources, joined: Cedar's entity errors put the detail in
+/// the source chain.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
 fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -> Vec<Located> {
     let mut out = Vec::new();
     for f in files {
@@ -122,17 +149,27 @@ fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -
             Ok(v) => v,
             Err(e) => {
                 let offset = offset_of(&f.text, e.line(), e.column());
-                problems.push(Problem::at_offset(&rel, &f.text, offset, format!("invalid JSON: {e}")));
+                problems.push(Problem::at_offset(
+                    &rel,
+                    &f.text,
+                    offset,
+                    format!("invalid JSON: {e}"),
+                ));
                 continue;
             }
         };
         let Value::Array(items) = value else {
-            problems.push(Problem::in_file(&rel, "entity data must be a JSON array of entities").with_json_path("$"));
+            problems.push(
+                Problem::in_file(&rel, "entity data must be a JSON array of entities")
+                    .with_json_path("$"),
+            );
             continue;
         };
         let starts = element_offsets(&f.text);
         for (i, value) in items.into_iter().enumerate() {
-            let line = starts.get(i).map(|off| crate::problem::line_col(&f.text, *off).0);
+            let line = starts
+                .get(i)
+                .map(|off| crate::problem::line_col(&f.text, *off).0);
             out.push(Located {
                 value,
                 file: rel.display().to_string(),
@@ -199,10 +236,16 @@ fn element_offsets(text: &str) -> Vec<usize> {
 /// Entity JSON with `overlay` merged over `base`: an overlay entity replaces
 /// the base entity with the same uid, others are added.
 pub fn merge_entity_json(base: &[Value], overlay: Vec<Value>) -> Vec<Value> {
-    let key = |v: &Value| v.get("uid").map(|u| (u.get("type").cloned(), u.get("id").cloned()));
+    let key = |v: &Value| {
+        v.get("uid")
+            .map(|u| (u.get("type").cloned(), u.get("id").cloned()))
+    };
     let mut out: Vec<Value> = base.to_vec();
-    let mut pos: std::collections::HashMap<_, usize> =
-        out.iter().enumerate().filter_map(|(i, v)| key(v).map(|k| (k, i))).collect();
+    let mut pos: std::collections::HashMap<_, usize> = out
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| key(v).map(|k| (k, i)))
+        .collect();
     for v in overlay {
         match key(&v).and_then(|k| pos.get(&k).copied()) {
             Some(i) => out[i] = v,
@@ -223,7 +266,7 @@ mod tests {
 
     #[test]
     fn element_offsets_skip_strings_and_nesting() {
-        let text = "[\n {\"a\": \"],{\"},\n  \"b\": [1, {\"c\": 2}]},\n {\"d\": 3}\n]";
+        let text = "[\n {\"a\": \"],{\\\"\",\n  \"b\": [1, {\"c\": 2}]},\n {\"d\": 3}\n]";
         let offs = element_offsets(text);
         assert_eq!(offs.len(), 2);
         assert_eq!(crate::problem::line_col(text, offs[0]).0, 2);

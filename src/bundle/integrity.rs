@@ -32,10 +32,15 @@ impl Located {
 
     /// A problem about `suffix` (a JSON path below the entity, e.g. `.attrs.role`).
     pub fn problem_at(&self, suffix: &str, message: impl Into<String>) -> Problem {
-        let uid = uid_of(&self.value).map(|(t, i)| format!("{t}::{i:?} ")).unwrap_or_default();
-        Problem::in_file(std::path::Path::new(&self.file), format!("{uid}{}", message.into()))
-            .with_line(self.line)
-            .with_json_path(format!("$[{}]{suffix}", self.index))
+        let uid = uid_of(&self.value)
+            .map(|(t, i)| format!("{t}::{i:?} "))
+            .unwrap_or_default();
+        Problem::in_file(
+            std::path::Path::new(&self.file),
+            format!("{uid}{}", message.into()),
+        )
+        .with_line(self.line)
+        .with_json_path(format!("$[{}]{suffix}", self.index))
     }
 }
 
@@ -47,7 +52,10 @@ type Uid = (String, String);
 fn uid_of(v: &Value) -> Option<Uid> {
     let u = v.get("uid")?;
     let u = u.get("__entity").unwrap_or(u);
-    Some((u.get("type")?.as_str()?.to_string(), u.get("id")?.as_str()?.to_string()))
+    Some((
+        u.get("type")?.as_str()?.to_string(),
+        u.get("id")?.as_str()?.to_string(),
+    ))
 }
 
 /// An entity reference written as `{"__entity": {...}}` or `{"type", "id"}`.
@@ -58,7 +66,10 @@ fn as_ref(v: &Value) -> Option<Uid> {
         None if obj.len() == 2 && obj.contains_key("type") && obj.contains_key("id") => obj,
         None => return None,
     };
-    Some((inner.get("type")?.as_str()?.to_string(), inner.get("id")?.as_str()?.to_string()))
+    Some((
+        inner.get("type")?.as_str()?.to_string(),
+        inner.get("id")?.as_str()?.to_string(),
+    ))
 }
 
 fn refs_in(v: &Value, path: String, out: &mut Vec<(String, Uid)>) {
@@ -108,7 +119,9 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
     let mut member_of: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
 
     for (i, e) in entities.iter().enumerate() {
-        let Some((ty, id)) = uid_of(&e.value) else { continue };
+        let Some((ty, id)) = uid_of(&e.value) else {
+            continue;
+        };
         let mut refs = Vec::new();
         if let Some(a) = e.value.get("attrs") {
             refs_in(a, ".attrs".into(), &mut refs);
@@ -141,7 +154,10 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
         match ty.as_str() {
             "User" => {
                 if attr("role").is_none() {
-                    problems.push(e.problem_at(".attrs", "has no workspace role: every user has exactly one (AW1)"));
+                    problems.push(e.problem_at(
+                        ".attrs",
+                        "has no workspace role: every user has exactly one (AW1)",
+                    ));
                 }
                 match attr("userId").and_then(Value::as_str) {
                     Some(u) if u == id => {}
@@ -160,7 +176,9 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
                     }
                 }
                 let projects: BTreeSet<String> = match attr("memberOf") {
-                    Some(Value::Array(items)) => items.iter().filter_map(as_ref).map(|(_, p)| p).collect(),
+                    Some(Value::Array(items)) => {
+                        items.iter().filter_map(as_ref).map(|(_, p)| p).collect()
+                    }
                     _ => BTreeSet::new(),
                 };
                 member_of.insert(id.clone(), (i, projects));
@@ -196,7 +214,9 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
                         "has no policy file policies/roles/{id}.cedar: a workspace role is written as a policy file (AW3)"
                     )));
                 }
-                if attr("system").and_then(Value::as_bool) == Some(true) && !pack.system_roles.contains(&id) {
+                if attr("system").and_then(Value::as_bool) == Some(true)
+                    && !pack.system_roles.contains(&id)
+                {
                     problems.push(e.problem(format!(
                         "is a system role but policies/roles/{id}.cedar is not pinned in policies/system-roles.lock (AW2)"
                     )));
@@ -206,7 +226,10 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
         }
     }
 
-    let project_roles = entities.iter().filter(|e| uid_of(&e.value).is_some_and(|(t, _)| t == "ProjectRole")).count();
+    let project_roles = entities
+        .iter()
+        .filter(|e| uid_of(&e.value).is_some_and(|(t, _)| t == "ProjectRole"))
+        .count();
     if project_roles > 0 && default_roles.len() != 1 {
         let msg = format!(
             "exactly one project role must be the default (isDefault: true), found {} (PR4)",
@@ -238,7 +261,9 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
             if tagged.contains_key(project) && !seen.contains(&(user.clone(), project.clone())) {
                 problems.push(entities[*i].problem_at(
                     ".attrs.memberOf",
-                    format!("lists Project::{project:?}, but that project's tags do not name {user:?}"),
+                    format!(
+                        "lists Project::{project:?}, but that project's tags do not name {user:?}"
+                    ),
                 ));
             }
         }

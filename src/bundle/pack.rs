@@ -72,7 +72,10 @@ impl PolicyPack {
         let schema_files = read_dir_files(&paths.schemas, "cedarschema", &mut problems);
         let policy_files = read_dir_files(&paths.policies, "cedar", &mut problems);
         if schema_files.is_empty() && problems.is_empty() {
-            problems.push(Problem::in_file(&paths.schemas, "no *.cedarschema file in the schema directory"));
+            problems.push(Problem::in_file(
+                &paths.schemas,
+                "no *.cedarschema file in the schema directory",
+            ));
         }
         let schema = parse_schema(&schema_files, &paths.root, &mut problems);
         let (policies, index) = parse_policies(&policy_files, &paths.root, &mut problems);
@@ -81,7 +84,15 @@ impl PolicyPack {
             return Err(LoadErrors(problems));
         };
         let mut warnings = Vec::new();
-        validate(&schema, &policies, &policy_files, &index, &paths.root, &mut problems, &mut warnings);
+        validate(
+            &schema,
+            &policies,
+            &policy_files,
+            &index,
+            &paths.root,
+            &mut problems,
+            &mut warnings,
+        );
         if !problems.is_empty() {
             return Err(LoadErrors(problems));
         }
@@ -162,7 +173,10 @@ fn parse_policies(
             }
         };
         if parsed.templates().next().is_some() {
-            problems.push(Problem::in_file(&rel, "templates are not supported in a teamgate bundle"));
+            problems.push(Problem::in_file(
+                &rel,
+                "templates are not supported in a teamgate bundle",
+            ));
         }
         // Source order, so ids and lines are reported as a reviewer reads the file.
         let mut in_file: Vec<(usize, cedar_policy::Policy)> = parsed
@@ -189,13 +203,21 @@ fn parse_policies(
                     &rel,
                     &f.text,
                     offset,
-                    format!("duplicate policy id \"{id}\": already used at {}", prev.location()),
+                    format!(
+                        "duplicate policy id \"{id}\": already used at {}",
+                        prev.location()
+                    ),
                 ));
                 continue;
             }
             let rules = policy
                 .annotation("rules")
-                .map(|r| r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+                .map(|r| {
+                    r.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default();
             let info = PolicyInfo {
                 id: id.clone(),
@@ -257,7 +279,10 @@ fn check_system_lock(paths: &BundlePaths, problems: &mut Vec<Problem>) -> BTreeS
     let Ok(text) = std::fs::read_to_string(&lock_path) else {
         return roles;
     };
-    let rel_lock = lock_path.strip_prefix(&paths.root).unwrap_or(&lock_path).to_path_buf();
+    let rel_lock = lock_path
+        .strip_prefix(&paths.root)
+        .unwrap_or(&lock_path)
+        .to_path_buf();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let here = offset;
@@ -268,7 +293,12 @@ fn check_system_lock(paths: &BundlePaths, problems: &mut Vec<Problem>) -> BTreeS
         }
         let mut parts = trimmed.split_whitespace();
         let (Some(hash), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
-            problems.push(Problem::at_offset(&rel_lock, &text, here, "expected `<sha256>  <path>`"));
+            problems.push(Problem::at_offset(
+                &rel_lock,
+                &text,
+                here,
+                "expected `<sha256>  <path>`",
+            ));
             continue;
         };
         let target = paths.policies.join(file);

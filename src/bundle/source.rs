@@ -50,9 +50,18 @@ pub fn read_dir_files(dir: &Path, ext: &str, problems: &mut Vec<Problem>) -> Vec
     files
 }
 
-fn collect(dir: &Path, ext: &str, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>, depth: usize) {
+fn collect(
+    dir: &Path,
+    ext: &str,
+    out: &mut Vec<PathBuf>,
+    problems: &mut Vec<Problem>,
+    depth: usize,
+) {
     if depth > 16 {
-        problems.push(Problem::in_file(dir, "directories nested too deep (links in a loop?)"));
+        problems.push(Problem::in_file(
+            dir,
+            "directories nested too deep (links in a loop?)",
+        ));
         return;
     }
     let entries = match std::fs::read_dir(dir) {

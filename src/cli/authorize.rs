@@ -40,7 +40,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let entities = extra.as_ref().map(|d| &d.entities).unwrap_or(&snap.data.entities);
+    let entities = extra
+        .as_ref()
+        .map(|d| &d.entities)
+        .unwrap_or(&snap.data.entities);
     let decision = snap.pack.engine.decide(&query, entities);
     match args.format {
         Format::Json => println!(
@@ -52,7 +55,10 @@ pub fn run(args: Args) -> ExitCode {
                 "version": snap.version,
             })
         ),
-        Format::Text => print!("{}", render_text(&query, &decision, &snap.pack, &snap.version)),
+        Format::Text => print!(
+            "{}",
+            render_text(&query, &decision, &snap.pack, &snap.version)
+        ),
     }
     if decision.allowed {
         ExitCode::SUCCESS

@@ -19,7 +19,11 @@ pub const EXIT_DENY: u8 = 2;
 pub const EXIT_BAD_INPUT: u8 = 1;
 
 #[derive(Parser, Debug)]
-#[command(name = "teamgate", version, about = "Cedar policies for workspace, project and license permissions")]
+#[command(
+    name = "teamgate",
+    version,
+    about = "Cedar policies for workspace, project and license permissions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,10 @@ pub fn print_load_errors(e: &LoadErrors) {
         eprintln!("error: {p}\n");
     }
     let n = e.0.len();
-    eprintln!("{n} error{} found; nothing was loaded", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "{n} error{} found; nothing was loaded",
+        if n == 1 { "" } else { "s" }
+    );
 }
 
 /// Runs the command line.
@@ -82,7 +89,11 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EXIT_BAD_INPUT) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {

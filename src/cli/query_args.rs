@@ -55,8 +55,9 @@ impl QueryArgs {
             Some(c) => {
                 let (text, origin) = match c.strip_prefix('@') {
                     Some(path) => (
-                        std::fs::read_to_string(path)
-                            .map_err(|e| Problem::new(format!("--context @{path}: cannot read: {e}")))?,
+                        std::fs::read_to_string(path).map_err(|e| {
+                            Problem::new(format!("--context @{path}: cannot read: {e}"))
+                        })?,
                         path.to_string(),
                     ),
                     None => (c.clone(), "--context".to_string()),
@@ -80,7 +81,11 @@ impl QueryArgs {
 
     /// The entities to decide against: the snapshot's, or the fixtures with
     /// every `--entities` file merged over them.
-    pub fn entities(&self, snap: &Snapshot, paths: &crate::BundlePaths) -> Result<Option<EntityData>, LoadErrors> {
+    pub fn entities(
+        &self,
+        snap: &Snapshot,
+        paths: &crate::BundlePaths,
+    ) -> Result<Option<EntityData>, LoadErrors> {
         if self.entities.is_empty() {
             return Ok(None);
         }
@@ -89,12 +94,21 @@ impl QueryArgs {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Problem::in_file(file, format!("cannot read: {e}")))?;
             let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                Problem::in_file(file, format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()))
+                Problem::in_file(
+                    file,
+                    format!(
+                        "invalid JSON at line {} column {}: {e}",
+                        e.line(),
+                        e.column()
+                    ),
+                )
             })?;
             let serde_json::Value::Array(items) = value else {
-                return Err(Problem::in_file(file, "entity data must be a JSON array of entities")
-                    .with_json_path("$")
-                    .into());
+                return Err(
+                    Problem::in_file(file, "entity data must be a JSON array of entities")
+                        .with_json_path("$")
+                        .into(),
+                );
             };
             json = merge_entity_json(&json, items);
         }

@@ -24,7 +24,8 @@ pub fn run(args: Args) -> ExitCode {
         Ok(snap) => {
             let pack = &snap.pack;
             let permits = pack.index.values().filter(|p| p.effect == "permit").count();
-            let files: std::collections::BTreeSet<&str> = pack.index.values().map(|p| p.file.as_str()).collect();
+            let files: std::collections::BTreeSet<&str> =
+                pack.index.values().map(|p| p.file.as_str()).collect();
             let actions = pack.engine.actions().len();
             match args.format {
                 Format::Json => println!(

@@ -1,0 +1,113 @@
+//! The request universe of an entity set: every principal x action x resource
+//! the schema allows, with sample contexts for actions that need one. Used by
+//! the permission matrix, policy diffs and the differential test.
+
+use cedar_policy::{Entities, EntityUid, Schema};
+use serde_json::{json, Value};
+
+use crate::engine::Query;
+
+/// A query and a short label of its context (empty when it has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// The request.
+    pub query: Query,
+    /// E.g. `field=stage`; empty for an empty context.
+    pub context_label: String,
+}
+
+/// Menu items of `viewMenuItem` (AW14, TC5).
+pub const MENU_ITEMS: [&str; 9] = [
+    "mywork",
+    "projects",
+    "tasks",
+    "times",
+    "calendar",
+    "users",
+    "customers",
+    "reports",
+    "settings",
+];
+/// Fields of `viewProjectField` (GS1).
+pub const PROJECT_FIELDS: [&str; 5] = ["tasks", "dueDate", "stage", "percentHours", "percentTasks"];
+
+fn entity_ref(uid: &EntityUid) -> Value {
+    json!({ "__entity": { "type": uid.type_name().to_string(), "id": uid.id().unescaped() } })
+}
+
+/// Sample contexts for `action` asked by `principal`: one `{}` for actions
+/// without required context keys.
+pub fn sample_contexts(action: &str, principal: &EntityUid) -> Vec<(String, Value)> {
+    match action {
+        "logTime" => vec![(
+            "forUser=self".into(),
+            json!({ "forUser": entity_ref(principal) }),
+        )],
+        "viewProjectField" => PROJECT_FIELDS
+            .iter()
+            .map(|f| (format!("field={f}"), json!({ "field": f })))
+            .collect(),
+        "inviteExternal" => vec![(
+            "inviteeEmail=new@partner.example".into(),
+            json!({ "inviteeEmail": "new@partner.example" }),
+        )],
+        "changeUserRole" => vec![(
+            "newRole=user".into(),
+            json!({ "newRole": { "__entity": { "type": "Role", "id": "user" } } }),
+        )],
+        "viewMenuItem" => MENU_ITEMS
+            .iter()
+            .map(|i| (format!("item={i}"), json!({ "item": i })))
+            .collect(),
+        _ => vec![(String::new(), json!({}))],
+    }
+}
+
+/// Every case of the universe, in a stable order (action, principal, resource).
+pub fn cases(schema: &Schema, entities: &Entities) -> Vec<Case> {
+    let mut by_type: std::collections::BTreeMap<String, Vec<EntityUid>> = Default::default();
+    for e in entities.iter() {
+        let uid = e.uid();
+        if uid.type_name().to_string() != "Action" {
+            by_type
+                .entry(uid.type_name().to_string())
+                .or_default()
+                .push(uid);
+        }
+    }
+    for v in by_type.values_mut() {
+        v.sort_by_key(|u| u.to_string());
+    }
+    let mut envs: Vec<_> = schema
+        .request_envs()
+        .map(|env| {
+            (
+                env.action().clone(),
+                env.principal().to_string(),
+                env.resource().to_string(),
+            )
+        })
+        .collect();
+    envs.sort_by_key(|(a, p, r)| (a.to_string(), p.clone(), r.clone()));
+    let empty = Vec::new();
+    let mut out = Vec::new();
+    for (action, ptype, rtype) in envs {
+        let name = action.id().unescaped().to_string();
+        for principal in by_type.get(&ptype).unwrap_or(&empty) {
+            for resource in by_type.get(&rtype).unwrap_or(&empty) {
+                for (label, context) in sample_contexts(&name, principal) {
+                    out.push(Case {
+                        query: Query {
+                            principal: principal.clone(),
+                            action: action.clone(),
+                            resource: resource.clone(),
+                            context,
+                        },
+                        context_label: label,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
