@@ -148,12 +148,31 @@ pub fn workspace(n: usize, seed: u64) -> (Vec<Value>, Ids) {
             "tags": tags}));
         ids.projects.push(pid);
     }
+    // An external exists because they are connected to a project: each one is.
+    for (k, i) in (n - externals..n).enumerate() {
+        let p = k % n_projects;
+        let pid = ids.projects[p].clone();
+        if let Some(tags) = projects[p]["tags"].as_object_mut() {
+            if tags
+                .insert(ids.users[i].clone(), e("ProjectRole", "external"))
+                .is_none()
+            {
+                member_of[i].push(pid);
+            }
+        }
+    }
     for (i, (ws, role, license)) in homes.iter().enumerate() {
         let uid = &ids.users[i];
         let memberships: Vec<Value> = member_of[i].iter().map(|p| e("Project", p)).collect();
+        let connected: Vec<Value> = if *ws == "ext0" && !member_of[i].is_empty() {
+            vec![e("Workspace", "ws0")]
+        } else {
+            vec![]
+        };
         out.push(json!({"uid": {"type": "User", "id": uid}, "parents": [e("Workspace", ws)["__entity"]],
             "attrs": {"userId": uid, "email": format!("{uid}@{ws}.example"), "workspace": e("Workspace", ws),
-                      "role": e("Role", role), "license": license, "memberOf": memberships}}));
+                      "role": e("Role", role), "license": license, "memberOf": memberships,
+                      "connectedTo": connected}}));
     }
     out.extend(projects);
     for t in 0..(n / 5).max(1) {

@@ -117,6 +117,10 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
     let mut tagged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     // user id -> project ids in memberOf, with the entity
     let mut member_of: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
+    // project id -> its workspace id
+    let mut project_ws: HashMap<String, String> = HashMap::new();
+    // user id -> (home workspace, connectedTo)
+    let mut connected: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
 
     for (i, e) in entities.iter().enumerate() {
         let Some((ty, id)) = uid_of(&e.value) else {
@@ -182,6 +186,17 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
                     _ => BTreeSet::new(),
                 };
                 member_of.insert(id.clone(), (i, projects));
+                let home = attr("workspace")
+                    .and_then(as_ref)
+                    .map(|(_, w)| w)
+                    .unwrap_or_default();
+                let to: BTreeSet<String> = match attr("connectedTo") {
+                    Some(Value::Array(items)) => {
+                        items.iter().filter_map(as_ref).map(|(_, w)| w).collect()
+                    }
+                    _ => BTreeSet::new(),
+                };
+                connected.insert(id.clone(), (home, to));
             }
             "Project" => {
                 let mut users = BTreeSet::new();
@@ -197,6 +212,9 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
                     }
                 }
                 tagged.insert(id.clone(), users);
+                if let Some((_, w)) = attr("workspace").and_then(as_ref) {
+                    project_ws.insert(id.clone(), w);
+                }
             }
             "ProjectRole" => {
                 if attr("isDefault").and_then(Value::as_bool) == Some(true) {
@@ -266,6 +284,26 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
                     ),
                 ));
             }
+        }
+    }
+    // connectedTo lists exactly the other workspaces of a user's projects.
+    for (user, (home, to)) in &connected {
+        let Some((i, projects)) = member_of.get(user) else {
+            continue;
+        };
+        let expected: BTreeSet<String> = projects
+            .iter()
+            .filter_map(|p| project_ws.get(p))
+            .filter(|w| *w != home)
+            .cloned()
+            .collect();
+        if &expected != to {
+            problems.push(entities[*i].problem_at(
+                ".attrs.connectedTo",
+                format!(
+                    "connectedTo is {to:?} but the projects in memberOf outside the home workspace are in {expected:?}"
+                ),
+            ));
         }
     }
     problems

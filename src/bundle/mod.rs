@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+pub(crate) use entities::error_chain;
 pub use entities::{merge_entity_json, read_fixture_json, EntityData};
 pub use errors::LoadErrors;
 pub use pack::{PolicyInfo, PolicyPack};

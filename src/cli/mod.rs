@@ -3,6 +3,7 @@
 
 mod authorize;
 mod query_args;
+mod test;
 mod validate;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ enum Command {
     Validate(validate::Args),
     /// Decide one request: exit 0 on allow, 2 on deny, 1 on bad input.
     Authorize(authorize::Args),
+    /// Run scenario files (YAML, or Cedar run-tests JSON); exit 1 on any failure.
+    Test(test::Args),
 }
 
 /// Where the bundle is: `--bundle DIR`, else `$TEAMGATE_BUNDLE`, else the
@@ -99,5 +102,6 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Authorize(a) => authorize::run(a),
+        Command::Test(a) => test::run(a),
     }
 }

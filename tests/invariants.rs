@@ -1,0 +1,204 @@
+//! Invariants a reviewer must never break, checked over many generated
+//! workspaces whose workspace roles and project roles are shuffled at random
+//! (collaborators made admins, externals made managers, ...):
+//! - PR3: a project role never takes away a workspace right;
+//! - CX4: no external ever edits project details;
+//! - PR7: nobody but the owner reaches a private task;
+//! - P2: license restrictions beat every role.
+
+use cedar_policy::{Entities, EntityUid};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+use teamgate::bundle::EntityData;
+use teamgate::synth::{self, Rng};
+use teamgate::{BundlePaths, PolicyPack, Query};
+
+const ROLES: [&str; 5] = ["admin", "user", "guest", "freelancer", "controller"];
+const PROJECT_ROLES: [&str; 4] = ["manager", "member", "viewer", "external"];
+const DETAIL_WRITES: [&str; 5] = [
+    "editProjectDetails",
+    "deleteProject",
+    "manageProjectMembers",
+    "viewProjectSettings",
+    "shareProject",
+];
+const TASK_ACTIONS: [&str; 10] = [
+    "viewTask",
+    "editTask",
+    "deleteTask",
+    "commentOnTask",
+    "completeTask",
+    "setTaskProgress",
+    "followTask",
+    "assignTask",
+    "setReminder",
+    "viewTask",
+];
+
+fn pack() -> PolicyPack {
+    PolicyPack::load(&BundlePaths::new(env!("CARGO_MANIFEST_DIR"))).expect("shipped bundle")
+}
+
+fn uid(t: &str, id: &str) -> EntityUid {
+    format!("{t}::{id:?}").parse().expect("uid")
+}
+
+/// A generated workspace with every user's role and every member's project role shuffled.
+fn shuffled(n: usize, seed: u64) -> (Vec<Value>, synth::Ids) {
+    let (mut json, ids) = synth::workspace(n, seed);
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    for e in json.iter_mut() {
+        match e["uid"]["type"].as_str() {
+            Some("User") => {
+                e["attrs"]["role"] = json!({"__entity": {"type": "Role", "id": *rng.pick(&ROLES)}})
+            }
+            Some("Project") => {
+                if let Some(tags) = e["tags"].as_object_mut() {
+                    for v in tags.values_mut() {
+                        *v = json!({"__entity": {"type": "ProjectRole", "id": *rng.pick(&PROJECT_ROLES)}});
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (json, ids)
+}
+
+fn entities(pack: &PolicyPack, json: Vec<Value>) -> Entities {
+    EntityData::from_json(json, pack, "generated")
+        .expect("generated workspace is valid")
+        .entities
+}
+
+fn allowed(
+    pack: &PolicyPack,
+    es: &Entities,
+    p: &str,
+    action: &str,
+    r: EntityUid,
+    ctx: Value,
+) -> bool {
+    pack.engine
+        .decide(
+            &Query {
+                principal: uid("User", p),
+                action: uid("Action", action),
+                resource: r,
+                context: ctx,
+            },
+            es,
+        )
+        .allowed
+}
+
+fn empty() -> Value {
+    json!({})
+}
+
+fn attr<'a>(json: &'a [Value], ty: &str, id: &str) -> &'a Value {
+    json.iter()
+        .find(|e| e["uid"]["type"] == ty && e["uid"]["id"] == id)
+        .map(|e| &e["attrs"])
+        .expect("entity")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    #[test]
+    fn project_roles_never_take_a_workspace_right_away(seed in any::<u64>()) {
+        let pack = pack();
+        let (json, ids) = shuffled(120, seed);
+        let with_roles = entities(&pack, json.clone());
+        // The same workspace with every project membership removed.
+        let mut bare = json;
+        for e in bare.iter_mut() {
+            if e["uid"]["type"] == "Project" { e["tags"] = json!({}); }
+            if e["uid"]["type"] == "User" { e["attrs"]["memberOf"] = json!([]); e["attrs"]["connectedTo"] = json!([]); }
+        }
+        let without = entities(&pack, bare);
+        for q in synth::requests(&ids, 300, seed) {
+            let w = pack.engine.decide(&q, &with_roles);
+            let b = pack.engine.decide(&q, &without);
+            prop_assert!(!b.allowed || w.allowed, "membership took away {q:?}: {b:?} -> {w:?}");
+        }
+    }
+
+    #[test]
+    fn no_external_ever_edits_project_details(seed in any::<u64>()) {
+        let pack = pack();
+        let (json, ids) = shuffled(150, seed);
+        let es = entities(&pack, json.clone());
+        let externals: Vec<&String> = ids.users.iter().filter(|u| attr(&json, "User", u)["workspace"]["__entity"]["id"] == "ext0").collect();
+        prop_assert!(!externals.is_empty());
+        let mut member_checks = 0;
+        for u in &externals {
+            for p in &ids.projects {
+                for a in DETAIL_WRITES {
+                    prop_assert!(!allowed(&pack, &es, u, a, uid("Project", p), empty()), "{u} may {a} {p}");
+                }
+                member_checks += usize::from(attr(&json, "User", u)["memberOf"].as_array().is_some_and(|m| m.iter().any(|x| x["__entity"]["id"] == p.as_str())));
+            }
+        }
+        prop_assert!(member_checks > 0, "some external is a member of some project");
+    }
+
+    #[test]
+    fn only_the_owner_reaches_a_private_task(seed in any::<u64>()) {
+        let pack = pack();
+        let (json, ids) = shuffled(100, seed);
+        let es = entities(&pack, json.clone());
+        let private: Vec<(&String, String)> = ids.tasks.iter().filter_map(|t| {
+            attr(&json, "Task", t).get("owner").map(|o| (t, o["__entity"]["id"].as_str().unwrap_or_default().to_string()))
+        }).collect();
+        prop_assert!(!private.is_empty());
+        for (task, owner) in private {
+            for u in &ids.users {
+                for a in TASK_ACTIONS {
+                    if u != &owner {
+                        prop_assert!(!allowed(&pack, &es, u, a, uid("Task", task), empty()), "{u} may {a} {owner}'s private {task}");
+                    }
+                }
+            }
+            prop_assert!(allowed(&pack, &es, &owner, "viewTask", uid("Task", task), empty()));
+        }
+    }
+
+    #[test]
+    fn license_restrictions_beat_every_role(seed in any::<u64>()) {
+        let pack = pack();
+        let (json, ids) = shuffled(150, seed);
+        let es = entities(&pack, json.clone());
+        let mut checked = 0;
+        for u in &ids.users {
+            let license = attr(&json, "User", u)["license"].as_str().unwrap_or_default().to_string();
+            let home = uid("Workspace", attr(&json, "User", u)["workspace"]["__entity"]["id"].as_str().unwrap_or_default());
+            let me = json!({"forUser": {"__entity": {"type": "User", "id": u}}});
+            match license.as_str() {
+                "collaborator" => {
+                    for t in ids.tasks.iter().take(20) {
+                        prop_assert!(!allowed(&pack, &es, u, "editTask", uid("Task", t), empty()), "collaborator {u} edits {t}");
+                    }
+                    for p in ids.projects.iter().take(5) {
+                        prop_assert!(!allowed(&pack, &es, u, "logTime", uid("Project", p), me.clone()), "collaborator {u} logs time");
+                        prop_assert!(!allowed(&pack, &es, u, "createTask", uid("Project", p), empty()));
+                    }
+                    prop_assert!(!allowed(&pack, &es, u, "createProject", home.clone(), empty()));
+                    checked += 1;
+                }
+                "guest" => {
+                    prop_assert!(!allowed(&pack, &es, u, "createProject", home.clone(), empty()), "guest {u} creates a project");
+                    prop_assert!(!allowed(&pack, &es, u, "manageSubscription", home.clone(), empty()));
+                    checked += 1;
+                }
+                "client" => {
+                    prop_assert!(!allowed(&pack, &es, u, "managePermissions", home.clone(), empty()));
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+        prop_assert!(checked > 10);
+    }
+}
