@@ -16,7 +16,8 @@ use std::collections::{HashMap, HashSet};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, EntityTypeName,
-    EntityUid, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response, Schema,
+    EntityUid, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response,
+    Schema,
 };
 use serde::Serialize;
 
@@ -93,6 +94,32 @@ pub struct Engine {
 
 const INVITE_EXTERNAL: &str = "inviteExternal";
 
+/// A copy of `p` for a slice, whose scope is already known to match: the
+/// action constraint and `is T` type constraints become unconstrained. Cedar
+/// checks `action in [a, b, ...]` by walking the action hierarchy once per
+/// listed action, which made a policy with a long list cost microseconds even
+/// when it could not apply; the condition, id, annotations and effect are kept,
+/// so decisions, reasons and errors are unchanged.
+fn scope_decided(p: &Policy) -> Result<Policy, Problem> {
+    let mut json = p
+        .to_json()
+        .map_err(|e| Problem::new(format!("policy {}: {e}", p.id())))?;
+    let all = serde_json::json!({ "op": "All" });
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("action".into(), all.clone());
+        for key in ["principal", "resource"] {
+            let plain_is = obj.get(key).is_some_and(|c| {
+                c.get("op").and_then(|o| o.as_str()) == Some("is") && c.get("in").is_none()
+            });
+            if plain_is {
+                obj.insert(key.into(), all.clone());
+            }
+        }
+    }
+    Policy::from_json(Some(p.id().clone()), json)
+        .map_err(|e| Problem::new(format!("policy {}: {e}", p.id())))
+}
+
 impl Engine {
     /// Builds the per-request-type slices of `policies`.
     pub fn new(schema: &Schema, policies: &PolicySet) -> Result<Engine, Problem> {
@@ -131,7 +158,7 @@ impl Engine {
                 };
                 if action_ok && principal_ok && resource_ok {
                     slice
-                        .add(p.clone())
+                        .add(scope_decided(p)?)
                         .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
                 }
             }
@@ -249,12 +276,22 @@ impl Engine {
         Ok(self.authorizer.is_authorized(&request, policies, entities))
     }
 
-    /// Builds the Cedar request: action known, entities present, context
-    /// conforming to the schema.
+    /// Builds the Cedar request: action known, entity types allowed for it,
+    /// entities present, context conforming to the schema.
     pub fn request(&self, query: &Query, entities: &Entities) -> Result<Request, String> {
-        if !self.slices.contains_key(&query.action) {
+        let Some(envs) = self.slices.get(&query.action) else {
             return Err(format!(
                 "unknown action {}: not an action of the schema",
+                query.action
+            ));
+        };
+        let (ptype, rtype) = (query.principal.type_name(), query.resource.type_name());
+        if !envs
+            .iter()
+            .any(|s| &s.principal == ptype && &s.resource == rtype)
+        {
+            return Err(format!(
+                "request does not match the schema: {} does not apply to a {ptype} acting on a {rtype}",
                 query.action
             ));
         }
@@ -269,8 +306,18 @@ impl Engine {
             }
         }
         let context_json = prepare_context(&query.action, &query.context)?;
+        // Parsing with the schema reads entity references and extension values
+        // by their declared types; `validate` then checks the context against
+        // the action's context type. The principal and resource types were
+        // checked above, so the request itself needs no schema pass.
         let context = Context::from_json_value(context_json, Some((&self.schema, &query.action)))
             .map_err(|e| {
+            format!(
+                "context does not match the schema for {}: {e}",
+                query.action
+            )
+        })?;
+        context.validate(&self.schema, &query.action).map_err(|e| {
             format!(
                 "context does not match the schema for {}: {e}",
                 query.action
@@ -281,7 +328,7 @@ impl Engine {
             query.action.clone(),
             query.resource.clone(),
             context,
-            Some(&self.schema),
+            None,
         )
         .map_err(|e| format!("request does not match the schema: {e}"))
     }

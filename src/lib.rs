@@ -16,9 +16,12 @@ pub mod cli;
 pub mod engine;
 pub mod problem;
 pub mod scenario;
+pub mod store;
 pub mod synth;
 pub mod universe;
+pub mod watch;
 
 pub use bundle::{load, BundlePaths, LoadErrors, PolicyPack, Snapshot};
 pub use engine::{Decision, Engine, Query, Strategy};
 pub use problem::Problem;
+pub use store::{ReloadOutcome, Store};

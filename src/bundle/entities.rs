@@ -6,7 +6,7 @@ use std::path::Path;
 use cedar_policy::{Entities, Schema};
 use serde_json::Value;
 
-use super::integrity::{self, Located};
+use super::integrity::{self, Located, RoleIds};
 use super::source::{read_dir_files, SourceFile};
 use super::{hash_sources, BundlePaths, LoadErrors, PolicyPack};
 use crate::Problem;
@@ -20,6 +20,8 @@ pub struct EntityData {
     pub content_hash: String,
     /// Number of entities read from the files.
     pub count: usize,
+    /// The roles it names, to re-check against new policy files.
+    pub roles: RoleIds,
 }
 
 impl EntityData {
@@ -80,15 +82,34 @@ impl EntityData {
         if !problems.is_empty() {
             return Err(LoadErrors(problems));
         }
-        let json: Vec<Value> = located.iter().map(|l| l.value.clone()).collect();
+        let roles = RoleIds::of(&located);
+        // Move the values out (a large workspace should not be held twice);
+        // keep where each came from for error messages.
+        let mut json = Vec::with_capacity(located.len());
+        let mut origin = Vec::with_capacity(located.len());
+        for l in located {
+            json.push(l.value);
+            origin.push((l.file, l.index, l.line));
+        }
         let count = json.len();
-        match Entities::from_json_value(Value::Array(json), Some(&pack.schema)) {
+        match Entities::from_json_value(Value::Array(json.clone()), Some(&pack.schema)) {
             Ok(entities) => Ok(EntityData {
                 entities,
                 content_hash,
                 count,
+                roles,
             }),
             Err(whole) => {
+                let located: Vec<Located> = json
+                    .into_iter()
+                    .zip(origin)
+                    .map(|(value, (file, index, line))| Located {
+                        value,
+                        file,
+                        index,
+                        line,
+                    })
+                    .collect();
                 locate_schema_errors(&located, &pack.schema, &mut problems);
                 if problems.is_empty() {
                     problems.push(Problem::new(format!("entity data: {whole}")));

@@ -92,6 +92,78 @@ fn refs_in(v: &Value, path: String, out: &mut Vec<(String, Uid)>) {
     }
 }
 
+/// The roles named in entity data, kept so that a policy-only reload can
+/// re-check them against the new policy files without re-reading entities.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleIds {
+    /// Workspace role ids, with whether each is a system role.
+    pub roles: BTreeMap<String, bool>,
+    /// Project role ids.
+    pub project_roles: BTreeSet<String>,
+}
+
+impl RoleIds {
+    /// Collects the role ids of entity JSON.
+    pub fn of(entities: &[Located]) -> RoleIds {
+        let mut ids = RoleIds::default();
+        for e in entities {
+            match uid_of(&e.value) {
+                Some((t, id)) if t == "Role" => {
+                    let system = e
+                        .value
+                        .get("attrs")
+                        .and_then(|a| a.get("system"))
+                        .and_then(Value::as_bool)
+                        == Some(true);
+                    ids.roles.insert(id, system);
+                }
+                Some((t, id)) if t == "ProjectRole" => {
+                    ids.project_roles.insert(id);
+                }
+                _ => {}
+            }
+        }
+        ids
+    }
+
+    /// Problems of these roles against `pack`'s policy files.
+    pub fn check(&self, pack: &PolicyPack) -> Vec<Problem> {
+        let mut out = Vec::new();
+        for (id, system) in &self.roles {
+            for m in role_problems(id, *system, pack) {
+                out.push(Problem::new(format!("Role::{id:?} {m}")));
+            }
+        }
+        for id in &self.project_roles {
+            if let Some(m) = project_role_problem(id, pack) {
+                out.push(Problem::new(format!("ProjectRole::{id:?} {m}")));
+            }
+        }
+        out
+    }
+}
+
+fn role_problems(id: &str, system: bool, pack: &PolicyPack) -> Vec<String> {
+    let mut out = Vec::new();
+    if !pack.role_files.contains(id) {
+        out.push(format!(
+            "has no policy file policies/roles/{id}.cedar: a workspace role is written as a policy file (AW3)"
+        ));
+    }
+    if system && !pack.system_roles.contains(id) {
+        out.push(format!(
+            "is a system role but policies/roles/{id}.cedar is not pinned in policies/system-roles.lock (AW2)"
+        ));
+    }
+    out
+}
+
+fn project_role_problem(id: &str, pack: &PolicyPack) -> Option<String> {
+    (!pack.project_role_files.contains(id)).then(|| {
+        format!("has no policy file policies/project-roles/{id}.cedar: a project role is written as a policy file")
+    })
+}
+
 /// Runs every check; returns all problems found.
 pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -220,25 +292,17 @@ pub fn check(entities: &[Located], pack: &PolicyPack) -> Vec<Problem> {
                 if attr("isDefault").and_then(Value::as_bool) == Some(true) {
                     default_roles.push(i);
                 }
-                if !pack.project_role_files.contains(&id) {
-                    problems.push(e.problem(format!(
-                        "has no policy file policies/project-roles/{id}.cedar: a project role is written as a policy file"
-                    )));
+                if let Some(m) = project_role_problem(&id, pack) {
+                    problems.push(e.problem(m));
                 }
             }
             "Role" => {
-                if !pack.role_files.contains(&id) {
-                    problems.push(e.problem(format!(
-                        "has no policy file policies/roles/{id}.cedar: a workspace role is written as a policy file (AW3)"
-                    )));
-                }
-                if attr("system").and_then(Value::as_bool) == Some(true)
-                    && !pack.system_roles.contains(&id)
-                {
-                    problems.push(e.problem(format!(
-                        "is a system role but policies/roles/{id}.cedar is not pinned in policies/system-roles.lock (AW2)"
-                    )));
-                }
+                let system = attr("system").and_then(Value::as_bool) == Some(true);
+                problems.extend(
+                    role_problems(&id, system, pack)
+                        .into_iter()
+                        .map(|m| e.problem(m)),
+                );
             }
             _ => {}
         }

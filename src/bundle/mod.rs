@@ -19,8 +19,8 @@ use std::time::SystemTime;
 pub(crate) use entities::error_chain;
 pub use entities::{merge_entity_json, read_fixture_json, EntityData};
 pub use errors::LoadErrors;
-pub use pack::{PolicyInfo, PolicyPack};
-pub use source::SourceFile;
+pub use pack::{PolicyInfo, PolicyPack, SYSTEM_ROLES_LOCK};
+pub use source::{read_dir_files, SourceFile};
 
 use sha2::{Digest, Sha256};
 
@@ -136,7 +136,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Hash of a list of source files (path and content), order-independent.
-pub(crate) fn hash_sources(files: &[SourceFile], root: &Path) -> String {
+/// Paths are taken relative to `root`, so moving a bundle keeps its version.
+pub fn hash_sources(files: &[SourceFile], root: &Path) -> String {
     let mut sorted: Vec<&SourceFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut h = Sha256::new();

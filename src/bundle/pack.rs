@@ -55,6 +55,8 @@ pub struct PolicyPack {
     pub engine: Engine,
     /// Hash of the schema and policy files.
     pub content_hash: String,
+    /// Hash of the schema files alone: entity data stays valid while it holds.
+    pub schema_hash: String,
     /// Validator warnings (not errors), rendered.
     pub warnings: Vec<Problem>,
     /// Ids `x` of files `policies/roles/x.cedar` (workspace roles, AW3).
@@ -63,6 +65,8 @@ pub struct PolicyPack {
     pub project_role_files: BTreeSet<String>,
     /// Role ids whose file is pinned in `system-roles.lock` (AW2).
     pub system_roles: BTreeSet<String>,
+    /// The lock file as read, so a reload notices when only it changed.
+    pub lock_bytes: Vec<u8>,
 }
 
 impl PolicyPack {
@@ -97,6 +101,7 @@ impl PolicyPack {
             return Err(LoadErrors(problems));
         }
         let engine = Engine::new(&schema, &policies).map_err(|e| LoadErrors(vec![e]))?;
+        let schema_hash = hash_sources(&schema_files, &paths.root);
         let mut all = schema_files.clone();
         all.extend(policy_files.iter().cloned());
         let content_hash = hash_sources(&all, &paths.root);
@@ -108,10 +113,12 @@ impl PolicyPack {
             index,
             engine,
             content_hash,
+            schema_hash,
             warnings,
             role_files,
             project_role_files,
             system_roles,
+            lock_bytes: std::fs::read(paths.policies.join(SYSTEM_ROLES_LOCK)).unwrap_or_default(),
         })
     }
 

@@ -1,0 +1,121 @@
+//! File events -> debounced reloads.
+//!
+//! Watches the bundle's `schemas/`, `policies/` and `fixtures/` recursively,
+//! and the bundle root itself (not recursively), so that edits, new and
+//! deleted files, editors' atomic saves (write a temporary file, rename it
+//! over), renamed directories and the `..data` symlink swap by which
+//! Kubernetes updates a mounted ConfigMap all trigger a reload. A burst of
+//! events within the debounce window gives one reload. After every batch the
+//! watches are set up again, because a directory reached through a symlink is
+//! a different directory after a swap.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{new_debouncer, DebounceEventResult};
+
+use crate::bundle::BundlePaths;
+use crate::Problem;
+
+/// Default debounce window: long enough to coalesce an editor's save burst,
+/// short enough that a save is live well under a second.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Watches a bundle until dropped.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Starts watching `paths`; calls `on_change` (on the watcher's thread)
+    /// once per debounced batch of relevant events.
+    pub fn start<F>(
+        paths: BundlePaths,
+        debounce: Duration,
+        mut on_change: F,
+    ) -> Result<Watcher, Problem>
+    where
+        F: FnMut() + Send + 'static,
+    {
+        let (event_tx, event_rx) = channel::<DebounceEventResult>();
+        let mut debouncer = new_debouncer(debounce, None, event_tx)
+            .map_err(|e| Problem::in_file(&paths.root, format!("cannot watch: {e}")))?;
+        let targets: Vec<(PathBuf, RecursiveMode)> = vec![
+            (paths.root.clone(), RecursiveMode::NonRecursive),
+            (paths.schemas.clone(), RecursiveMode::Recursive),
+            (paths.policies.clone(), RecursiveMode::Recursive),
+            (paths.fixtures.clone(), RecursiveMode::Recursive),
+        ];
+        debouncer
+            .watch(&paths.root, RecursiveMode::NonRecursive)
+            .map_err(|e| Problem::in_file(&paths.root, format!("cannot watch: {e}")))?;
+        let rewatch = move |d: &mut notify_debouncer_full::Debouncer<_, _>| {
+            for (path, mode) in &targets {
+                let _ = d.unwatch(path);
+                if let Err(e) = d.watch(path, *mode) {
+                    // A directory may be missing for a moment during a rename;
+                    // the root watch brings us back when it reappears.
+                    tracing::debug!(target: "teamgate::watch", "not watching {}: {e}", path.display());
+                }
+            }
+        };
+        rewatch(&mut debouncer);
+        let (stop_tx, stop_rx) = channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("teamgate-watch".into())
+            .spawn(move || loop {
+                match stop_rx.try_recv() {
+                    Ok(()) | Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                }
+                match event_rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Ok(events)) => {
+                        if events.iter().any(|e| relevant(&e.kind)) {
+                            on_change();
+                            rewatch(&mut debouncer);
+                        }
+                    }
+                    Ok(Err(errors)) => {
+                        for e in errors {
+                            tracing::warn!(target: "teamgate::watch", "watch error: {e}");
+                        }
+                        on_change();
+                        rewatch(&mut debouncer);
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            })
+            .map_err(|e| Problem::new(format!("cannot start the watcher thread: {e}")))?;
+        Ok(Watcher {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Reads (our own included) are not changes; a write being closed is.
+fn relevant(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! Hot reload: edits of a temporary bundle in every way an editor, a reviewer
+//! or Kubernetes makes them, seen through the store and the watcher.
+
+mod util;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use teamgate::store::ReloadOutcome;
+use teamgate::watch::{Watcher, DEFAULT_DEBOUNCE};
+use teamgate::{BundlePaths, Query, Store};
+use util::ScratchBundle;
+
+const PROBE: &str = "@id(\"probe\")\n@rules(\"AW3\")\npermit (principal == User::\"carol\", action == Action::\"createProject\", resource);\n";
+
+fn query(p: &str, a: &str, r: &str) -> Query {
+    Query {
+        principal: p.parse().unwrap(),
+        action: a.parse().unwrap(),
+        resource: r.parse().unwrap(),
+        context: json!({}),
+    }
+}
+
+fn carol_creates(store: &Store) -> bool {
+    let s = store.snapshot();
+    s.pack
+        .engine
+        .decide(
+            &query(
+                r#"User::"carol""#,
+                r#"Action::"createProject""#,
+                r#"Workspace::"acme""#,
+            ),
+            &s.data.entities,
+        )
+        .allowed
+}
+
+/// Waits (generously: machines are shared) until `cond` holds.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+fn watched(b: &ScratchBundle) -> (Arc<Store>, Watcher) {
+    let store = Arc::new(Store::open(BundlePaths::new(b.path())).expect("bundle loads"));
+    let s = store.clone();
+    let w = Watcher::start(BundlePaths::new(b.path()), DEFAULT_DEBOUNCE, move || {
+        s.reload();
+    })
+    .expect("watcher starts");
+    (store, w)
+}
+
+#[test]
+fn new_edited_and_deleted_files_are_picked_up() {
+    let b = ScratchBundle::new();
+    let (store, _w) = watched(&b);
+    assert!(!carol_creates(&store));
+    b.write("policies/rules/probe.cedar", PROBE);
+    eventually("a new file grants", || carol_creates(&store));
+    b.write(
+        "policies/rules/probe.cedar",
+        &PROBE.replace("permit", "forbid"),
+    );
+    eventually("an edited file no longer grants", || !carol_creates(&store));
+    b.write("policies/rules/probe.cedar", PROBE);
+    eventually("granted again", || carol_creates(&store));
+    std::fs::remove_file(b.path().join("policies/rules/probe.cedar")).unwrap();
+    eventually("a deleted file no longer grants", || !carol_creates(&store));
+    assert!(store.status().reloads >= 4);
+}
+
+#[test]
+fn atomic_saves_are_picked_up() {
+    let b = ScratchBundle::new();
+    let (store, _w) = watched(&b);
+    // What vim and many editors do: write elsewhere, rename over the original.
+    let tmp = b.path().join("policies/rules/.probe.cedar.tmp");
+    std::fs::write(&tmp, PROBE).unwrap();
+    std::fs::rename(&tmp, b.path().join("policies/rules/probe.cedar")).unwrap();
+    eventually("the renamed file grants", || carol_creates(&store));
+}
+
+#[test]
+fn renamed_directories_are_picked_up() {
+    let b = ScratchBundle::new();
+    b.write("policies/extra/probe.cedar", PROBE);
+    let (store, _w) = watched(&b);
+    assert!(carol_creates(&store));
+    // Hidden directories are not read: renaming one away disables its policies.
+    std::fs::rename(
+        b.path().join("policies/extra"),
+        b.path().join("policies/.extra-disabled"),
+    )
+    .unwrap();
+    eventually("the renamed-away directory no longer grants", || {
+        !carol_creates(&store)
+    });
+    std::fs::rename(
+        b.path().join("policies/.extra-disabled"),
+        b.path().join("policies/extra"),
+    )
+    .unwrap();
+    eventually("renamed back, it grants again", || carol_creates(&store));
+}
+
+#[test]
+fn kubernetes_configmap_symlink_swap_is_picked_up() {
+    // A mounted ConfigMap: real files in a timestamped directory, `..data`
+    // pointing at it, and the visible entries linking through `..data`.
+    let src = ScratchBundle::new();
+    let mount = tempfile::tempdir().unwrap();
+    let m = mount.path();
+    util::copy_dir(src.path(), &m.join("..2026_11_23_01"));
+    std::os::unix::fs::symlink("..2026_11_23_01", m.join("..data")).unwrap();
+    for d in ["schemas", "policies", "fixtures"] {
+        std::os::unix::fs::symlink(format!("..data/{d}"), m.join(d)).unwrap();
+    }
+    let store = Arc::new(Store::open(BundlePaths::new(m)).expect("configmap bundle loads"));
+    let s = store.clone();
+    let _w = Watcher::start(BundlePaths::new(m), DEFAULT_DEBOUNCE, move || {
+        s.reload();
+    })
+    .unwrap();
+    assert!(!carol_creates(&store));
+    // The kubelet's update: a new directory, a new link, renamed over ..data.
+    util::copy_dir(src.path(), &m.join("..2026_11_23_02"));
+    std::fs::write(m.join("..2026_11_23_02/policies/rules/probe.cedar"), PROBE).unwrap();
+    std::os::unix::fs::symlink("..2026_11_23_02", m.join("..data_tmp")).unwrap();
+    std::fs::rename(m.join("..data_tmp"), m.join("..data")).unwrap();
+    std::fs::remove_dir_all(m.join("..2026_11_23_01")).unwrap();
+    eventually("the swapped ConfigMap grants", || carol_creates(&store));
+    // And a second swap back, to show the watch followed the new directory.
+    util::copy_dir(src.path(), &m.join("..2026_11_23_03"));
+    std::os::unix::fs::symlink("..2026_11_23_03", m.join("..data_tmp")).unwrap();
+    std::fs::rename(m.join("..data_tmp"), m.join("..data")).unwrap();
+    eventually("the second swap is seen too", || !carol_creates(&store));
+}
+
+#[test]
+fn an_invalid_edit_keeps_the_last_good_set_and_reports_the_error() {
+    let b = ScratchBundle::new();
+    b.write("policies/rules/probe.cedar", PROBE);
+    let (store, _w) = watched(&b);
+    let good = store.status().version;
+    b.write(
+        "policies/rules/probe.cedar",
+        "@id(\"probe\")\npermit (principal, action, resource\n",
+    );
+    eventually("the failure is recorded", || store.status().failures >= 1);
+    let status = store.status();
+    assert_eq!(status.version, good, "the old snapshot keeps serving");
+    assert!(carol_creates(&store), "old decisions stay");
+    let err = &status.last_error.expect("error kept")[0];
+    assert_eq!(err.file.as_deref(), Some("policies/rules/probe.cedar"));
+    assert_eq!(err.line, Some(2));
+    // The next good edit clears it.
+    b.write(
+        "policies/rules/probe.cedar",
+        &PROBE.replace("permit", "forbid"),
+    );
+    eventually("the good edit lands", || !carol_creates(&store));
+    assert!(store.status().last_error.is_none());
+}
+
+#[test]
+fn a_half_written_file_never_serves() {
+    let b = ScratchBundle::new();
+    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    b.write("policies/rules/probe.cedar", &PROBE[..PROBE.len() / 2]);
+    assert!(matches!(store.reload(), ReloadOutcome::Failed(_)));
+    assert!(!carol_creates(&store));
+    b.write("policies/rules/probe.cedar", PROBE);
+    assert!(matches!(store.reload(), ReloadOutcome::Swapped(_)));
+    assert!(carol_creates(&store));
+}
+
+#[test]
+fn a_policy_that_no_longer_validates_is_refused() {
+    let b = ScratchBundle::new();
+    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    b.write(
+        "policies/rules/probe.cedar",
+        &PROBE.replace("createProject", "createProjekt"),
+    );
+    match store.reload() {
+        ReloadOutcome::Failed(p) => assert!(p[0].message.contains("createProjekt"), "{p:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_policy_edit_reuses_the_loaded_entities() {
+    let b = ScratchBundle::new();
+    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let before = store.snapshot();
+    b.write("policies/rules/probe.cedar", PROBE);
+    match store.reload() {
+        ReloadOutcome::Swapped(s) => {
+            assert!(!s.entities_reloaded);
+            assert_eq!(s.added, vec!["probe".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        Arc::ptr_eq(&before.data, &store.snapshot().data),
+        "entities shared, not re-parsed"
+    );
+    assert_eq!(store.reload(), ReloadOutcome::Unchanged);
+}
+
+#[test]
+fn deleting_a_role_file_used_by_the_data_is_refused_without_reparsing() {
+    let b = ScratchBundle::new();
+    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    std::fs::remove_file(b.path().join("policies/roles/controller.cedar")).unwrap();
+    match store.reload() {
+        ReloadOutcome::Failed(p) => assert!(
+            p[0].message
+                .contains("Role::\"controller\" has no policy file"),
+            "{p:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_schema_edit_rechecks_the_entities() {
+    let b = ScratchBundle::new();
+    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    b.edit(
+        "schemas/teamgate.cedarschema",
+        "entity Customer in [Workspace] { workspace: Workspace };",
+        "entity Customer in [Workspace] { workspace: Workspace, vip: Bool };",
+    );
+    match store.reload() {
+        ReloadOutcome::Failed(p) => assert!(p.iter().any(|x| x.message.contains("vip")), "{p:?}"),
+        other => panic!("the fixtures lack the new required attribute: {other:?}"),
+    }
+    b.edit("schemas/teamgate.cedarschema", "vip: Bool", "vip?: Bool");
+    match store.reload() {
+        ReloadOutcome::Swapped(s) => assert!(s.entities_reloaded),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn entity_edits_reload_and_bad_ones_are_refused() {
+    let b = ScratchBundle::new();
+    let (store, _w) = watched(&b);
+    let ivy_sees = |store: &Store| {
+        let s = store.snapshot();
+        s.pack
+            .engine
+            .decide(
+                &query(
+                    r#"User::"ivy""#,
+                    r#"Action::"viewProject""#,
+                    r#"Project::"launch""#,
+                ),
+                &s.data.entities,
+            )
+            .allowed
+    };
+    assert!(ivy_sees(&store));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&b.read("fixtures/entities.json")).unwrap();
+    let acme = json
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["uid"]["id"] == "acme")
+        .unwrap();
+    acme["attrs"]["guestSharing"] = json!(false);
+    b.write(
+        "fixtures/entities.json",
+        &serde_json::to_string_pretty(&json).unwrap(),
+    );
+    eventually("sharing switched off for the account (GS4)", || {
+        !ivy_sees(&store)
+    });
+    // An entity pointing at a role that does not exist: refused, old data serves.
+    let carol = json
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["uid"]["id"] == "carol")
+        .unwrap();
+    carol["attrs"]["role"]["__entity"]["id"] = json!("ghost");
+    b.write(
+        "fixtures/entities.json",
+        &serde_json::to_string_pretty(&json).unwrap(),
+    );
+    eventually("the failure is recorded", || store.status().failures >= 1);
+    let err = &store.status().last_error.unwrap()[0];
+    assert_eq!(err.file.as_deref(), Some("fixtures/entities.json"));
+    assert!(
+        err.json_path
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with(".attrs.role"),
+        "{err:?}"
+    );
+    assert!(!ivy_sees(&store), "the last good entities keep serving");
+}
+
+#[test]
+fn subscribers_hear_about_every_reload() {
+    let b = ScratchBundle::new();
+    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let rx = store.subscribe();
+    b.write("policies/rules/probe.cedar", PROBE);
+    store.reload();
+    b.write("policies/rules/probe.cedar", "nonsense");
+    store.reload();
+    assert!(matches!(
+        rx.try_recv().unwrap().outcome,
+        ReloadOutcome::Swapped(_)
+    ));
+    assert!(matches!(
+        rx.try_recv().unwrap().outcome,
+        ReloadOutcome::Failed(_)
+    ));
+}
+
+#[test]
+fn readers_never_see_a_torn_or_invalid_snapshot() {
+    let b = ScratchBundle::new();
+    let store = Arc::new(Store::open(BundlePaths::new(b.path())).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let queries = Arc::new(AtomicUsize::new(0));
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        let (store, stop, queries) = (store.clone(), stop.clone(), queries.clone());
+        readers.push(std::thread::spawn(move || {
+            let q = query(
+                r#"User::"carol""#,
+                r#"Action::"createProject""#,
+                r#"Workspace::"acme""#,
+            );
+            while !stop.load(Ordering::Relaxed) {
+                let s = store.snapshot();
+                let d = s.pack.engine.decide(&q, &s.data.entities);
+                assert!(d.errors.is_empty(), "a reader saw errors: {d:?}");
+                // Either the probe grants, or nothing does: never anything else.
+                if d.allowed {
+                    assert_eq!(d.reasons, vec!["probe"]);
+                    assert!(s.pack.index.contains_key("probe"));
+                } else {
+                    assert!(d.reasons.is_empty() && !s.pack.index.contains_key("probe"));
+                }
+                queries.fetch_add(1, Ordering::Relaxed);
+                std::thread::yield_now();
+            }
+        }));
+    }
+    let (mut swapped, mut failed) = (0, 0);
+    for i in 0..240 {
+        let text = match i % 3 {
+            0 => PROBE.to_string(),
+            1 => format!("{}\n// edit {i}\n", &PROBE[..PROBE.len() / 2]),
+            _ => format!("// edit {i}: probe disabled\n"),
+        };
+        b.write("policies/rules/probe.cedar", &text);
+        match store.reload() {
+            ReloadOutcome::Swapped(_) => swapped += 1,
+            ReloadOutcome::Failed(_) => failed += 1,
+            ReloadOutcome::Unchanged => {}
+            _ => {}
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        r.join().expect("no reader panicked");
+    }
+    assert_eq!(failed, 80, "every invalid edit was refused");
+    assert_eq!(swapped, 160, "every valid edit was swapped in");
+    assert!(
+        queries.load(Ordering::Relaxed) > 1000,
+        "readers kept querying"
+    );
+}
