@@ -114,6 +114,13 @@ struct Inner {
     subscribers: Vec<Sender<ReloadEvent>>,
 }
 
+/// The parts of a new snapshot, and whether the entities were re-read.
+struct Rebuilt {
+    pack: Arc<PolicyPack>,
+    data: Arc<EntityData>,
+    entities_reloaded: bool,
+}
+
 /// The current snapshot of one bundle, and how to reload it.
 #[derive(Debug)]
 pub struct Store {
@@ -181,7 +188,11 @@ impl Store {
         let old = self.current.load_full();
         let outcome = match self.build(&old) {
             Ok(None) => ReloadOutcome::Unchanged,
-            Ok(Some((pack, data, entities_reloaded))) => {
+            Ok(Some(Rebuilt {
+                pack,
+                data,
+                entities_reloaded,
+            })) => {
                 let new = Snapshot::new(pack, data);
                 let summary = summarize(&old, &new, entities_reloaded, started.elapsed());
                 self.current.store(Arc::new(new));
@@ -238,7 +249,11 @@ impl Store {
             }
             old.data.clone()
         };
-        Ok(Some((pack, data, reload_entities)))
+        Ok(Some(Rebuilt {
+            pack,
+            data,
+            entities_reloaded: reload_entities,
+        }))
     }
 
     fn record(&self, outcome: &ReloadOutcome) {
