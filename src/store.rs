@@ -204,10 +204,7 @@ impl Store {
         outcome
     }
 
-    fn build(
-        &self,
-        old: &Snapshot,
-    ) -> Result<Option<(Arc<PolicyPack>, Arc<EntityData>, bool)>, Vec<Problem>> {
+    fn build(&self, old: &Snapshot) -> Result<Option<Rebuilt>, Vec<Problem>> {
         let mut problems = Vec::new();
         let pack_hash = {
             let mut files: Vec<SourceFile> =
