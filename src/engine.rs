@@ -76,6 +76,47 @@ impl Decision {
     }
 }
 
+/// Why a query could not be put to Cedar. Every kind is a deny; a server
+/// answers the malformed ones (all but [`RequestErrorKind::UnknownEntity`])
+/// with a 400 naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    /// What was wrong.
+    pub kind: RequestErrorKind,
+    /// The request field at fault: `action`, `principal`, `resource`, `context`.
+    pub field: &'static str,
+    /// Says why.
+    pub message: String,
+}
+
+/// Kinds of [`RequestError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestErrorKind {
+    /// The action is not a requestable action of the schema.
+    UnknownAction,
+    /// The principal or resource type does not fit the action.
+    WrongType,
+    /// The principal or resource is not in the entity data.
+    UnknownEntity,
+    /// The context does not match the action's context type.
+    BadContext,
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn req_err(kind: RequestErrorKind, field: &'static str, message: String) -> RequestError {
+    RequestError {
+        kind,
+        field,
+        message,
+    }
+}
+
 #[derive(Debug)]
 struct Slice {
     principal: EntityTypeName,
@@ -255,7 +296,7 @@ impl Engine {
         entities: &Entities,
         strategy: Strategy,
     ) -> Result<Response, String> {
-        let request = self.request(query, entities)?;
+        let request = self.request(query, entities).map_err(|e| e.message)?;
         let policies = match strategy {
             Strategy::WholeSet => &self.whole,
             Strategy::Sliced => self
@@ -278,21 +319,37 @@ impl Engine {
 
     /// Builds the Cedar request: action known, entity types allowed for it,
     /// entities present, context conforming to the schema.
-    pub fn request(&self, query: &Query, entities: &Entities) -> Result<Request, String> {
+    pub fn request(&self, query: &Query, entities: &Entities) -> Result<Request, RequestError> {
+        use RequestErrorKind::*;
         let Some(envs) = self.slices.get(&query.action) else {
-            return Err(format!(
-                "unknown action {}: not an action of the schema",
-                query.action
+            return Err(req_err(
+                UnknownAction,
+                "action",
+                format!(
+                    "unknown action {}: not an action of the schema",
+                    query.action
+                ),
             ));
         };
         let (ptype, rtype) = (query.principal.type_name(), query.resource.type_name());
+        if !envs.iter().any(|s| &s.principal == ptype) {
+            return Err(req_err(
+                WrongType,
+                "principal",
+                format!(
+                    "request does not match the schema: {} is not for a principal of type {ptype}",
+                    query.action
+                ),
+            ));
+        }
         if !envs
             .iter()
             .any(|s| &s.principal == ptype && &s.resource == rtype)
         {
-            return Err(format!(
-                "request does not match the schema: {} does not apply to a {ptype} acting on a {rtype}",
-                query.action
+            return Err(req_err(
+                WrongType,
+                "resource",
+                format!("request does not match the schema: {} does not apply to a resource of type {rtype}", query.action),
             ));
         }
         for (what, uid) in [
@@ -300,29 +357,34 @@ impl Engine {
             ("resource", &query.resource),
         ] {
             if entities.get(uid).is_none() {
-                return Err(format!(
-                    "unknown {what} {uid}: no such entity in the entity data"
+                return Err(req_err(
+                    UnknownEntity,
+                    what,
+                    format!("unknown {what} {uid}: no such entity in the entity data"),
                 ));
             }
         }
-        let context_json = prepare_context(&query.action, &query.context)?;
+        let bad_context = |e: String| {
+            req_err(
+                BadContext,
+                "context",
+                format!(
+                    "context does not match the schema for {}: {e}",
+                    query.action
+                ),
+            )
+        };
+        let context_json = prepare_context(&query.action, &query.context)
+            .map_err(|e| req_err(BadContext, "context", e))?;
         // Parsing with the schema reads entity references and extension values
         // by their declared types; `validate` then checks the context against
         // the action's context type. The principal and resource types were
         // checked above, so the request itself needs no schema pass.
         let context = Context::from_json_value(context_json, Some((&self.schema, &query.action)))
-            .map_err(|e| {
-            format!(
-                "context does not match the schema for {}: {e}",
-                query.action
-            )
-        })?;
-        context.validate(&self.schema, &query.action).map_err(|e| {
-            format!(
-                "context does not match the schema for {}: {e}",
-                query.action
-            )
-        })?;
+            .map_err(|e| bad_context(e.to_string()))?;
+        context
+            .validate(&self.schema, &query.action)
+            .map_err(|e| bad_context(e.to_string()))?;
         Request::new(
             query.principal.clone(),
             query.action.clone(),
@@ -330,7 +392,27 @@ impl Engine {
             context,
             None,
         )
-        .map_err(|e| format!("request does not match the schema: {e}"))
+        .map_err(|e| {
+            req_err(
+                WrongType,
+                "action",
+                format!("request does not match the schema: {e}"),
+            )
+        })
+    }
+
+    /// Decides a request built by [`Engine::request`], failing closed.
+    pub fn decide_request(&self, request: &Request, entities: &Entities) -> Decision {
+        let slice = match (request.principal(), request.action(), request.resource()) {
+            (Some(p), Some(a), Some(r)) => self.slice(p.type_name(), a, r.type_name()),
+            _ => None,
+        };
+        match slice {
+            Some(policies) => {
+                Self::fail_closed(&self.authorizer.is_authorized(request, policies, entities))
+            }
+            None => Decision::deny_because("request has no policy slice".into()),
+        }
     }
 }
 

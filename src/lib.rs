@@ -16,12 +16,13 @@ pub mod cli;
 pub mod engine;
 pub mod problem;
 pub mod scenario;
+pub mod server;
 pub mod store;
 pub mod synth;
 pub mod universe;
 pub mod watch;
 
 pub use bundle::{load, BundlePaths, LoadErrors, PolicyPack, Snapshot};
-pub use engine::{Decision, Engine, Query, Strategy};
+pub use engine::{Decision, Engine, Query, RequestError, RequestErrorKind, Strategy};
 pub use problem::Problem;
 pub use store::{ReloadOutcome, Store};

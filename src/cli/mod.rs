@@ -3,6 +3,7 @@
 
 mod authorize;
 mod query_args;
+mod serve;
 mod test;
 mod validate;
 
@@ -36,6 +37,8 @@ enum Command {
     Validate(validate::Args),
     /// Decide one request: exit 0 on allow, 2 on deny, 1 on bad input.
     Authorize(authorize::Args),
+    /// Serve decisions over HTTP (the sidecar), with hot reload.
+    Serve(serve::Args),
     /// Run scenario files (YAML, or Cedar run-tests JSON); exit 1 on any failure.
     Test(test::Args),
 }
@@ -103,5 +106,6 @@ pub fn main() -> ExitCode {
         Command::Validate(a) => validate::run(a),
         Command::Authorize(a) => authorize::run(a),
         Command::Test(a) => test::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }

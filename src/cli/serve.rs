@@ -1,0 +1,211 @@
+//! `teamgate serve`: the HTTP sidecar on the hot-reloading store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{BundleArg, EXIT_BAD_INPUT};
+use crate::server::decision_log::{DecisionLog, LogTarget};
+use crate::server::{self, AppState, ServerConfig};
+use crate::store::Store;
+use crate::watch::{Watcher, DEFAULT_DEBOUNCE};
+
+/// Arguments of `serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    bundle: BundleArg,
+    /// Address to listen on. Loopback by default: the sidecar serves the
+    /// application next to it.
+    #[arg(long, default_value = "127.0.0.1:8180")]
+    listen: SocketAddr,
+    /// Log every decision as a JSON line to this file, or `-` for stdout.
+    #[arg(long)]
+    decision_log: Option<String>,
+    /// File holding the bearer token that enables `POST /v1/reload`; without
+    /// it the endpoint is off.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_body: usize,
+    /// Most requests in one batch.
+    #[arg(long, default_value_t = 100)]
+    max_batch: usize,
+    /// Seconds a request may take, body included.
+    #[arg(long, default_value_t = 10)]
+    request_timeout: u64,
+    /// Do not watch the bundle (reload only on SIGHUP or the admin endpoint).
+    #[arg(long)]
+    no_watch: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+/// Runs `serve`.
+pub fn run(args: Args) -> ExitCode {
+    init_tracing();
+    let store = match Store::open(args.bundle.paths()) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            super::print_load_errors(&e);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let admin_token = match &args.admin_token_file {
+        None => None,
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) if t.trim().len() >= 16 => Some(t.trim().to_string()),
+            Ok(_) => {
+                eprintln!(
+                    "error: {}: the admin token must be at least 16 characters",
+                    p.display()
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            Err(e) => {
+                eprintln!("error: {}: cannot read the admin token: {e}", p.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+    };
+    let decision_log = match args.decision_log.as_deref() {
+        None => None,
+        Some(target) => {
+            let t = if target == "-" {
+                LogTarget::Stdout
+            } else {
+                LogTarget::File(target.into())
+            };
+            match DecisionLog::open(&t) {
+                Ok(l) => Some(l),
+                Err(p) => {
+                    eprintln!("error: {p}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            }
+        }
+    };
+    let _watcher = if args.no_watch {
+        None
+    } else {
+        let s = store.clone();
+        match Watcher::start(store.paths().clone(), DEFAULT_DEBOUNCE, move || {
+            s.reload();
+        }) {
+            Ok(w) => Some(w),
+            Err(p) => {
+                eprintln!("error: {p}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    };
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        config: ServerConfig {
+            max_body: args.max_body,
+            max_batch: args.max_batch,
+            admin_token,
+            request_timeout: Duration::from_secs(args.request_timeout),
+        },
+        metrics: Default::default(),
+        decision_log,
+    });
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(w) = args.workers {
+        rt.worker_threads(w.max(1));
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    rt.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let snap = store.snapshot();
+        // The first line of stdout says where we listen (tests and scripts read it).
+        println!(
+            "teamgate listening on http://{addr} (bundle {}, version {}, {} policies, {} entities)",
+            store.paths().root.display(),
+            snap.version,
+            snap.pack.index.len(),
+            snap.data.count
+        );
+        spawn_sighup_reload(store.clone());
+        let app = server::router(state);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        match served {
+            Ok(()) => {
+                tracing::info!("stopped: in-flight requests finished");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: server failed: {e}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        }
+    })
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TEAMGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn spawn_sighup_reload(store: Arc<Store>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let s = store.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                tracing::info!("SIGHUP: reloading");
+                s.reload()
+            })
+            .await;
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+}

@@ -1,0 +1,136 @@
+//! Prometheus metrics: decisions by outcome, decision latency, HTTP errors.
+//! Reload counts and the version come from the store's status when rendered.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::StoreStatus;
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.1,
+];
+
+/// Counters, updated lock-free by every request.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    allow: AtomicU64,
+    deny: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_nanos_sum: AtomicU64,
+    http_400: AtomicU64,
+    http_401: AtomicU64,
+    http_408: AtomicU64,
+    http_413: AtomicU64,
+}
+
+impl Metrics {
+    /// Records one decision and the time it took.
+    pub fn decision(&self, allowed: bool, nanos: u64) {
+        if allowed { &self.allow } else { &self.deny }.fetch_add(1, Ordering::Relaxed);
+        self.latency_nanos_sum.fetch_add(nanos, Ordering::Relaxed);
+        let secs = nanos as f64 / 1e9;
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records an error answer.
+    pub fn error(&self, status: u16) {
+        match status {
+            400 => &self.http_400,
+            401 => &self.http_401,
+            408 => &self.http_408,
+            413 => &self.http_413,
+            _ => return,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, status: &StoreStatus) -> String {
+        let allow = self.allow.load(Ordering::Relaxed);
+        let deny = self.deny.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP teamgate_decisions_total Decisions by outcome.");
+        let _ = writeln!(out, "# TYPE teamgate_decisions_total counter");
+        let _ = writeln!(
+            out,
+            "teamgate_decisions_total{{decision=\"allow\"}} {allow}"
+        );
+        let _ = writeln!(out, "teamgate_decisions_total{{decision=\"deny\"}} {deny}");
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_decision_duration_seconds Time to decide one request, in process."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_decision_duration_seconds histogram");
+        let mut cumulative = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "teamgate_decision_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "teamgate_decision_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            allow + deny
+        );
+        let sum = self.latency_nanos_sum.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "teamgate_decision_duration_seconds_sum {sum}");
+        let _ = writeln!(
+            out,
+            "teamgate_decision_duration_seconds_count {}",
+            allow + deny
+        );
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_reloads_total Reloads that swapped in a new snapshot."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_reloads_total counter");
+        let _ = writeln!(out, "teamgate_reloads_total {}", status.reloads);
+        let _ = writeln!(out, "# HELP teamgate_reload_failures_total Reloads refused (the last good snapshot kept serving).");
+        let _ = writeln!(out, "# TYPE teamgate_reload_failures_total counter");
+        let _ = writeln!(out, "teamgate_reload_failures_total {}", status.failures);
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_last_reload_failed 1 while the last reload failed."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_last_reload_failed gauge");
+        let _ = writeln!(
+            out,
+            "teamgate_last_reload_failed {}",
+            u8::from(status.last_error.is_some())
+        );
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_policy_version_info The snapshot version serving."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_policy_version_info gauge");
+        let _ = writeln!(
+            out,
+            "teamgate_policy_version_info{{version=\"{}\"}} 1",
+            status.version
+        );
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_http_errors_total Error answers by status."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_http_errors_total counter");
+        for (code, c) in [
+            (400, &self.http_400),
+            (401, &self.http_401),
+            (408, &self.http_408),
+            (413, &self.http_413),
+        ] {
+            let _ = writeln!(
+                out,
+                "teamgate_http_errors_total{{status=\"{code}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,352 @@
+//! The HTTP sidecar: routes, API types, errors, metrics, decision log.
+//!
+//! The server reads the store's current snapshot once per request (or once
+//! per batch) and knows nothing of files or watching.
+
+pub mod api;
+pub mod decision_log;
+pub mod error;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cedar_policy::Entities;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use self::api::{AuthorizeRequest, AuthorizeResponse, BatchRequest, BatchResponse, Diagnostics};
+use self::decision_log::DecisionLog;
+use self::error::ApiError;
+use self::metrics::Metrics;
+use crate::engine::RequestErrorKind;
+use crate::store::{ReloadOutcome, Store};
+use crate::{Query, Snapshot};
+
+/// Every route, as `(method, path)`: the OpenAPI document is checked against it.
+pub const ROUTES: [(&str, &str); 7] = [
+    ("post", "/v1/is_authorized"),
+    ("post", "/v1/batch_is_authorized"),
+    ("get", "/v1/policies"),
+    ("post", "/v1/reload"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+];
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest accepted body, in bytes (413 beyond).
+    pub max_body: usize,
+    /// Most requests in one batch (400 beyond).
+    pub max_batch: usize,
+    /// Bearer token for `POST /v1/reload`; without one the endpoint is off.
+    pub admin_token: Option<String>,
+    /// Time a request may take, body included (408 beyond).
+    pub request_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body: 1024 * 1024,
+            max_batch: 100,
+            admin_token: None,
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The policy store.
+    pub store: Arc<Store>,
+    /// Settings.
+    pub config: ServerConfig,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Where decisions are logged, if anywhere.
+    pub decision_log: Option<DecisionLog>,
+}
+
+/// The router with every route.
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = state.config.request_timeout;
+    let max_body = state.config.max_body;
+    Router::new()
+        .route("/v1/is_authorized", post(is_authorized))
+        .route("/v1/batch_is_authorized", post(batch_is_authorized))
+        .route("/v1/policies", get(policies))
+        .route("/v1/reload", post(reload))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            count_errors,
+        ))
+        .with_state(state)
+}
+
+fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    // serde would read a struct from a JSON array too; the API takes objects.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "body",
+            "the body must be a JSON object",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." || path == "?" {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::bad_request(&field, format!("{inner}"))
+    })
+}
+
+/// Counts every error answer, whichever layer produced it (413 and 408 come
+/// from the body limit and the timeout, before any handler).
+async fn count_errors(State(state): State<Arc<AppState>>, response: Response) -> Response {
+    state.metrics.error(response.status().as_u16());
+    response
+}
+
+/// Decides one API request against a snapshot. `Err` is a 400.
+fn decide(
+    state: &AppState,
+    snap: &Snapshot,
+    req: &AuthorizeRequest,
+) -> Result<AuthorizeResponse, ApiError> {
+    let started = Instant::now();
+    let query = Query {
+        principal: req.principal.uid("principal")?,
+        action: req.action.uid("action")?,
+        resource: req.resource.uid("resource")?,
+        context: req.context.clone().unwrap_or(Value::Null),
+    };
+    let schema = &snap.pack.schema;
+    for (field, uid) in [
+        ("principal", &query.principal),
+        ("resource", &query.resource),
+    ] {
+        if !schema.entity_types().any(|t| t == uid.type_name()) {
+            return Err(ApiError::bad_request(
+                field,
+                format!("unknown entity type {}", uid.type_name()),
+            ));
+        }
+    }
+    let owned: Option<Entities> = match (&req.entities, &req.additional_entities) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "entities",
+                "give entities or additional_entities, not both",
+            ));
+        }
+        (Some(list), None) => Some(
+            Entities::from_json_value(Value::Array(list.clone()), Some(schema))
+                .map_err(|e| ApiError::bad_request("entities", crate::bundle::error_chain(&e)))?,
+        ),
+        (None, Some(list)) => {
+            let extra = Entities::from_json_value(Value::Array(list.clone()), Some(schema))
+                .map_err(|e| {
+                    ApiError::bad_request("additional_entities", crate::bundle::error_chain(&e))
+                })?;
+            Some(
+                snap.data
+                    .entities
+                    .clone()
+                    .upsert_entities(extra, Some(schema))
+                    .map_err(|e| {
+                        ApiError::bad_request("additional_entities", crate::bundle::error_chain(&e))
+                    })?,
+            )
+        }
+        (None, None) => None,
+    };
+    let entities = owned.as_ref().unwrap_or(&snap.data.entities);
+    let engine = &snap.pack.engine;
+    let decision = match engine.request(&query, entities) {
+        Ok(request) => engine.decide_request(&request, entities),
+        Err(e) if e.kind == RequestErrorKind::UnknownEntity => crate::Decision {
+            allowed: false,
+            reasons: Vec::new(),
+            errors: vec![e.message],
+        },
+        Err(e) => return Err(ApiError::bad_request(e.field, e.message)),
+    };
+    let nanos = started.elapsed().as_nanos() as u64;
+    state.metrics.decision(decision.allowed, nanos);
+    if let Some(log) = &state.decision_log {
+        let line = json!({
+            "time": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            "request": {
+                "principal": query.principal.to_string(),
+                "action": query.action.to_string(),
+                "resource": query.resource.to_string(),
+                "context": query.context,
+            },
+            "decision": if decision.allowed { "Allow" } else { "Deny" },
+            "reasons": decision.reasons,
+            "errors": decision.errors,
+            "version": snap.version,
+            "latency_us": nanos as f64 / 1000.0,
+        });
+        log.write(line.to_string());
+    }
+    Ok(AuthorizeResponse {
+        decision: if decision.allowed { "Allow" } else { "Deny" }.into(),
+        diagnostics: Diagnostics {
+            reason: decision.reasons,
+            errors: decision.errors,
+        },
+        version: snap.version.clone(),
+    })
+}
+
+async fn is_authorized(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let req: AuthorizeRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let snap = state.store.snapshot();
+    match decide(&state, &snap, &req) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let batch: BatchRequest = match parse_body(&body) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if batch.requests.len() > state.config.max_batch {
+        let e = ApiError::bad_request(
+            "requests",
+            format!(
+                "{} requests in one batch; at most {}",
+                batch.requests.len(),
+                state.config.max_batch
+            ),
+        );
+        return e.into_response();
+    }
+    // One snapshot for the whole batch.
+    let snap = state.store.snapshot();
+    let mut responses = Vec::with_capacity(batch.requests.len());
+    for (i, req) in batch.requests.iter().enumerate() {
+        match decide(&state, &snap, req) {
+            Ok(a) => responses.push(a),
+            Err(e) => return e.within(&format!("requests[{i}]")).into_response(),
+        }
+    }
+    Json(BatchResponse {
+        responses,
+        version: snap.version.clone(),
+    })
+    .into_response()
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+async fn policies(State(state): State<Arc<AppState>>) -> Response {
+    let snap = state.store.snapshot();
+    let status = state.store.status();
+    let list: Vec<Value> = snap
+        .pack
+        .index
+        .values()
+        .map(|p| json!({"id": p.id, "file": p.file, "line": p.line, "effect": p.effect, "rules": p.rules}))
+        .collect();
+    Json(json!({
+        "version": snap.version,
+        "loaded_at": unix(snap.loaded_at),
+        "policies": list,
+        "entities": snap.data.count,
+        "reloads": status.reloads,
+        "reload_failures": status.failures,
+        "last_reload_error": status.last_error,
+        "last_reload_error_at": status.last_error_at.map(unix),
+    }))
+    .into_response()
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    // The store only exists with a valid snapshot, so a running server is ready;
+    // a failed reload is reported but the last good snapshot still serves.
+    let status = state.store.status();
+    Json(json!({"ready": true, "version": status.version, "last_reload_failed": status.last_error.is_some()})).into_response()
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let body = state.metrics.render(&state.store.status());
+    ([("content-type", "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let Some(token) = &state.config.admin_token else {
+        return ApiError::status(
+            StatusCode::NOT_FOUND,
+            "reload is off: start the server with --admin-token-file to enable it",
+        )
+        .into_response();
+    };
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        return ApiError::status(
+            StatusCode::UNAUTHORIZED,
+            "a valid admin bearer token is required",
+        )
+        .into_response();
+    }
+    let store = state.store.clone();
+    let outcome = match tokio::task::spawn_blocking(move || store.reload()).await {
+        Ok(o) => o,
+        Err(e) => {
+            return ApiError::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reload task failed: {e}"),
+            )
+            .into_response()
+        }
+    };
+    let status = match outcome {
+        ReloadOutcome::Failed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    };
+    (
+        status,
+        Json(json!({ "outcome": outcome, "version": state.store.status().version })),
+    )
+        .into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,610 @@
+//! The sidecar over real HTTP on an ephemeral loopback port, as an
+//! application meets it.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use util::{teamgate, ScratchBundle};
+
+struct Server {
+    child: Child,
+    base: String,
+    _bundle: ScratchBundle,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        Self::start_with(ScratchBundle::new(), extra)
+    }
+
+    fn start_with(bundle: ScratchBundle, extra: &[&str]) -> Server {
+        let mut cmd = teamgate();
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bundle",
+            &bundle.arg(),
+        ])
+        .args(extra);
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start teamgate serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            _bundle: bundle,
+        }
+    }
+
+    fn bundle(&self) -> &ScratchBundle {
+        &self._bundle
+    }
+
+    fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let r = client()
+            .post(format!("{}{path}", self.base))
+            .body(body.to_string())
+            .send()
+            .expect("post");
+        let status = r.status().as_u16();
+        (status, r.json().unwrap_or(Value::Null))
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let r = client()
+            .get(format!("{}{path}", self.base))
+            .send()
+            .expect("get");
+        (r.status().as_u16(), r.text().unwrap_or_default())
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+fn ask(p: &str, a: &str, r: &str) -> String {
+    json!({"principal": p, "action": a, "resource": r}).to_string()
+}
+
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[test]
+fn is_authorized_answers_in_cedar_agent_shape() {
+    let s = Server::start(&[]);
+    // A body written for cedar-agent: string uids, context, additional_entities.
+    let (code, v) = s.post(
+        "/v1/is_authorized",
+        r#"{"principal": "User::\"erin\"", "action": "Action::\"editProjectDetails\"", "resource": "Project::\"website\"", "context": {}, "additional_entities": []}"#,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(v["decision"], "Deny");
+    assert_eq!(
+        v["diagnostics"]["reason"],
+        json!(["external.never-edit-project-details"])
+    );
+    assert_eq!(v["diagnostics"]["errors"], json!([]));
+    assert_eq!(v["version"].as_str().unwrap().len(), 16);
+    // The object form.
+    let (code, v) = s.post("/v1/is_authorized", &json!({"principal": {"type": "User", "id": "bob"}, "action": {"type": "Action", "id": "viewProject"}, "resource": {"type": "Project", "id": "website"}}).to_string());
+    assert_eq!(code, 200);
+    assert_eq!(v["decision"], "Allow");
+}
+
+#[test]
+fn batches_answer_in_order_from_one_snapshot() {
+    let s = Server::start(&[]);
+    let reqs = vec![
+        json!({"principal": "User::\"bob\"", "action": "Action::\"viewProject\"", "resource": "Project::\"website\""}),
+        json!({"principal": "User::\"erin\"", "action": "Action::\"viewProject\"", "resource": "Project::\"internal\""}),
+        json!({"principal": "User::\"frank\"", "action": "Action::\"completeTask\"", "resource": "Task::\"website-qa\""}),
+        json!({"principal": "User::\"frank\"", "action": "Action::\"editTask\"", "resource": "Task::\"website-qa\""}),
+    ];
+    let (code, v) = s.post(
+        "/v1/batch_is_authorized",
+        &json!({"requests": reqs}).to_string(),
+    );
+    assert_eq!(code, 200);
+    let decisions: Vec<&str> = v["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["Allow", "Deny", "Allow", "Deny"]);
+    for (i, r) in reqs.iter().enumerate() {
+        let (_, single) = s.post("/v1/is_authorized", &r.to_string());
+        assert_eq!(
+            single, v["responses"][i],
+            "batch answer {i} equals the single answer"
+        );
+    }
+    // Over the limit: 400 naming the field.
+    let many: Vec<Value> = (0..101).map(|_| reqs[0].clone()).collect();
+    let (code, v) = s.post(
+        "/v1/batch_is_authorized",
+        &json!({"requests": many}).to_string(),
+    );
+    assert_eq!(code, 400);
+    assert_eq!(v["field"], "requests");
+    // A bad item names its index.
+    let (code, v) = s.post("/v1/batch_is_authorized", &json!({"requests": [reqs[0], {"principal": "User::\"bob\"", "action": "Action::\"nope\"", "resource": "Project::\"website\""}]}).to_string());
+    assert_eq!(code, 400);
+    assert_eq!(v["field"], "requests[1].action");
+}
+
+#[test]
+fn bad_input_is_a_4xx_naming_the_field_never_a_500() {
+    let s = Server::start(&[]);
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("malformed JSON", r#"{"principal": "User::\"bob\"","#.into(), 400, "body"),
+        ("not an object", "[1, 2]".into(), 400, "body"),
+        ("missing field", r#"{"principal": "User::\"bob\"", "action": "Action::\"viewProject\""}"#.into(), 400, "body"),
+        ("unknown field", r#"{"principal": "User::\"bob\"", "action": "Action::\"viewProject\"", "resource": "Project::\"website\"", "contxt": {}}"#.into(), 400, "contxt"),
+        ("unparsable uid", ask("bob", "Action::\"viewProject\"", "Project::\"website\""), 400, "principal"),
+        ("unknown entity type", ask("Robot::\"r2\"", "Action::\"viewProject\"", "Project::\"website\""), 400, "principal"),
+        ("unknown action", ask("User::\"bob\"", "Action::\"launchRockets\"", "Project::\"website\""), 400, "action"),
+        ("action group", ask("User::\"bob\"", "Action::\"area:projectDetails:edit\"", "Project::\"website\""), 400, "action"),
+        ("wrong resource type", ask("User::\"bob\"", "Action::\"viewTask\"", "Project::\"website\""), 400, "resource"),
+        ("missing context key", ask("User::\"bob\"", "Action::\"logTime\"", "Project::\"website\""), 400, "context"),
+        ("wrong context type", json!({"principal": "User::\"bob\"", "action": "Action::\"viewProjectField\"", "resource": "Project::\"website\"", "context": {"field": 3}}).to_string(), 400, "context"),
+        ("bad additional entities", json!({"principal": "User::\"bob\"", "action": "Action::\"viewProject\"", "resource": "Project::\"website\"", "additional_entities": [{"uid": {"type": "Nope", "id": "x"}, "attrs": {}, "parents": []}]}).to_string(), 400, "additional_entities"),
+    ];
+    for (what, body, status, field) in cases {
+        let (code, v) = s.post("/v1/is_authorized", &body);
+        assert_eq!(code, status, "{what}: {v}");
+        assert!(
+            v["field"].as_str().unwrap_or_default().starts_with(field),
+            "{what}: {v}"
+        );
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {v}"
+        );
+    }
+    // Over the body limit: 413.
+    let big = format!(
+        r#"{{"principal": "User::\"bob\"", "action": "Action::\"viewProject\"", "resource": "Project::\"website\"", "context": {{"pad": "{}"}}}}"#,
+        "x".repeat(1100 * 1024)
+    );
+    let (code, _) = s.post("/v1/is_authorized", &big);
+    assert_eq!(code, 413);
+    // An unknown entity id is not malformed: it is a Deny that says why.
+    let (code, v) = s.post(
+        "/v1/is_authorized",
+        &ask(
+            "User::\"mallory\"",
+            "Action::\"viewProject\"",
+            "Project::\"website\"",
+        ),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(v["decision"], "Deny");
+    assert!(
+        v["diagnostics"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("unknown principal"),
+        "{v}"
+    );
+    // An evaluation error is a Deny too.
+    let (code, v) = s.post("/v1/is_authorized", &json!({"principal": "User::\"bob\"", "action": "Action::\"inviteExternal\"", "resource": "Project::\"website\"", "context": {"inviteeEmail": "x@partner.example", "invitee": {"type": "User", "id": "ghost"}}}).to_string());
+    assert_eq!(code, 200);
+    assert_eq!(v["decision"], "Deny");
+    assert_eq!(v["diagnostics"]["errors"].as_array().unwrap().len(), 1);
+    let (_, metrics) = s.get("/metrics");
+    assert!(
+        metrics.contains("teamgate_http_errors_total{status=\"400\"} 12"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("teamgate_http_errors_total{status=\"413\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn additional_entities_apply_to_one_request_and_entities_replace() {
+    let s = Server::start(&[]);
+    let acme_off = json!({"uid": {"type": "Workspace", "id": "acme"}, "parents": [], "attrs": {
+        "domain": "acme.com", "plan": "business", "subscription": "active", "guestSharing": false,
+        "guestEmailsUsed": 1, "connectionDomainExceptions": [], "ownProjects": 3}});
+    let base = json!({"principal": "User::\"ivy\"", "action": "Action::\"viewProject\"", "resource": "Project::\"launch\""});
+    let mut with = base.clone();
+    with["additional_entities"] = json!([acme_off]);
+    assert_eq!(
+        s.post("/v1/is_authorized", &with.to_string()).1["decision"],
+        "Deny"
+    );
+    assert_eq!(
+        s.post("/v1/is_authorized", &base.to_string()).1["decision"],
+        "Allow",
+        "the store is unchanged"
+    );
+    // `entities` replaces the store: without ivy's project, ivy is unknown.
+    let mut only = base.clone();
+    only["entities"] = json!([acme_off]);
+    let (code, v) = s.post("/v1/is_authorized", &only.to_string());
+    assert_eq!(code, 200);
+    assert_eq!(v["decision"], "Deny");
+    assert!(
+        v["diagnostics"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("unknown principal"),
+        "{v}"
+    );
+}
+
+#[test]
+fn status_endpoints() {
+    let s = Server::start(&[]);
+    assert_eq!(s.get("/healthz"), (200, "ok\n".into()));
+    let (code, ready) = s.get("/readyz");
+    assert_eq!(code, 200);
+    assert!(ready.contains("\"ready\":true"), "{ready}");
+    let (code, body) = s.get("/v1/policies");
+    assert_eq!(code, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let ext = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "external.never-edit-project-details")
+        .unwrap();
+    assert_eq!(ext["file"], "policies/licenses/external.cedar");
+    assert_eq!(ext["effect"], "forbid");
+    assert_eq!(v["last_reload_error"], Value::Null);
+    s.post(
+        "/v1/is_authorized",
+        &ask(
+            "User::\"bob\"",
+            "Action::\"viewProject\"",
+            "Project::\"website\"",
+        ),
+    );
+    let (_, m) = s.get("/metrics");
+    assert!(
+        m.contains("teamgate_decisions_total{decision=\"allow\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("teamgate_decision_duration_seconds_count 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!(
+            "teamgate_policy_version_info{{version=\"{}\"}} 1",
+            v["version"].as_str().unwrap()
+        )),
+        "{m}"
+    );
+}
+
+#[test]
+fn reload_endpoint_is_off_without_a_token_and_guarded_with_one() {
+    let s = Server::start(&["--no-watch"]);
+    assert_eq!(s.post("/v1/reload", "").0, 404);
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-token-0123456789\n").unwrap();
+    let s = Server::start(&[
+        "--no-watch",
+        "--admin-token-file",
+        &token.display().to_string(),
+    ]);
+    assert_eq!(s.post("/v1/reload", "").0, 401);
+    let wrong = client()
+        .post(format!("{}/v1/reload", s.base))
+        .header("authorization", "Bearer nope")
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    s.bundle().write("policies/rules/probe.cedar", "@id(\"probe\")\npermit (principal == User::\"carol\", action == Action::\"createProject\", resource);\n");
+    let ok = client()
+        .post(format!("{}/v1/reload", s.base))
+        .header("authorization", "Bearer s3cret-token-0123456789")
+        .send()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(
+        s.post(
+            "/v1/is_authorized",
+            &ask(
+                "User::\"carol\"",
+                "Action::\"createProject\"",
+                "Workspace::\"acme\""
+            )
+        )
+        .1["decision"],
+        "Allow"
+    );
+    s.bundle().write("policies/rules/probe.cedar", "broken");
+    let bad = client()
+        .post(format!("{}/v1/reload", s.base))
+        .header("authorization", "Bearer s3cret-token-0123456789")
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+    let (_, body) = s.get("/v1/policies");
+    assert!(
+        body.contains("policies/rules/probe.cedar"),
+        "the last error names the file: {body}"
+    );
+}
+
+#[test]
+fn a_policy_edit_lands_while_clients_keep_asking() {
+    let s = Arc::new(Server::start(&[]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, failed, allowed) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let worker = {
+        let (s, stop, sent, failed, allowed) = (
+            s.clone(),
+            stop.clone(),
+            sent.clone(),
+            failed.clone(),
+            allowed.clone(),
+        );
+        std::thread::spawn(move || {
+            let c = client();
+            let body = ask(
+                "User::\"carol\"",
+                "Action::\"createProject\"",
+                "Workspace::\"acme\"",
+            );
+            while !stop.load(Ordering::Relaxed) {
+                match c
+                    .post(format!("{}/v1/is_authorized", s.base))
+                    .body(body.clone())
+                    .send()
+                {
+                    Ok(r) if r.status().as_u16() == 200 => {
+                        let v: Value = r.json().unwrap_or(Value::Null);
+                        if v["decision"] == "Allow" {
+                            allowed.fetch_add(1, Ordering::Relaxed);
+                        } else if v["decision"] != "Deny"
+                            || !v["diagnostics"]["errors"]
+                                .as_array()
+                                .is_some_and(|e| e.is_empty())
+                        {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    eventually("requests flow", || sent.load(Ordering::Relaxed) > 20);
+    s.bundle().write("policies/rules/probe.cedar", "@id(\"probe\")\npermit (principal == User::\"carol\", action == Action::\"createProject\", resource);\n");
+    eventually("the new decision appears", || {
+        allowed.load(Ordering::Relaxed) > 0
+    });
+    s.bundle().write(
+        "policies/rules/probe.cedar",
+        "@id(\"probe\")\npermit (principal == User::\"carol\", action resource);\n",
+    );
+    eventually("the bad edit is recorded", || {
+        s.get("/v1/policies").1.contains("probe.cedar")
+    });
+    let before = allowed.load(Ordering::Relaxed);
+    eventually("the last good set keeps serving", || {
+        allowed.load(Ordering::Relaxed) > before + 5
+    });
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "no request failed during reloads"
+    );
+}
+
+#[test]
+fn sighup_reloads() {
+    let s = Server::start(&["--no-watch"]);
+    let body = ask(
+        "User::\"carol\"",
+        "Action::\"createProject\"",
+        "Workspace::\"acme\"",
+    );
+    assert_eq!(s.post("/v1/is_authorized", &body).1["decision"], "Deny");
+    s.bundle().write("policies/rules/probe.cedar", "@id(\"probe\")\npermit (principal == User::\"carol\", action == Action::\"createProject\", resource);\n");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        s.post("/v1/is_authorized", &body).1["decision"],
+        "Deny",
+        "no watcher: nothing changes by itself"
+    );
+    s.signal("-HUP");
+    eventually("SIGHUP reloaded", || {
+        s.post("/v1/is_authorized", &body).1["decision"] == "Allow"
+    });
+}
+
+#[test]
+fn sigterm_finishes_and_exits_zero() {
+    let mut s = Server::start(&[]);
+    assert_eq!(s.get("/healthz").0, 200);
+    s.signal("-TERM");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn decision_log_writes_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let s = Server::start(&["--decision-log", &log.display().to_string()]);
+    s.post(
+        "/v1/is_authorized",
+        &ask(
+            "User::\"erin\"",
+            "Action::\"editProjectDetails\"",
+            "Project::\"website\"",
+        ),
+    );
+    s.post(
+        "/v1/is_authorized",
+        &ask(
+            "User::\"bob\"",
+            "Action::\"viewProject\"",
+            "Project::\"website\"",
+        ),
+    );
+    eventually("two lines are written", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 2)
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["request"]["principal"], "User::\"erin\"");
+    assert_eq!(first["decision"], "Deny");
+    assert_eq!(
+        first["reasons"],
+        json!(["external.never-edit-project-details"])
+    );
+    assert!(first["latency_us"].as_f64().unwrap() > 0.0);
+    assert_eq!(first["version"].as_str().unwrap().len(), 16);
+    assert!(first["time"].as_f64().unwrap() > 1.7e9);
+}
+
+#[test]
+fn a_stalled_client_times_out() {
+    let s = Server::start(&["--request-timeout", "1"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    // Announce a body and never finish sending it.
+    conn.write_all(b"POST /v1/is_authorized HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"principal\"").unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+}
+
+#[test]
+fn listens_on_loopback_by_default() {
+    let (code, out, _) = util::run(&["serve", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("[default: 127.0.0.1:8180]"), "{out}");
+}
+
+#[test]
+fn openapi_document_matches_the_server() {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(util::repo().join("openapi.yaml")).unwrap())
+            .unwrap();
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            documented.push((
+                method.as_str().unwrap().to_string(),
+                path.as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    documented.sort();
+    let mut served: Vec<(String, String)> = teamgate::server::ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    served.sort();
+    assert_eq!(documented, served);
+    let props: Vec<&str> = doc["components"]["schemas"]["AuthorizeRequest"]["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        props,
+        [
+            "principal",
+            "action",
+            "resource",
+            "context",
+            "additional_entities",
+            "entities"
+        ]
+    );
+    // The documented example gets the documented answer shape.
+    let s = Server::start(&[]);
+    let example = &doc["paths"]["/v1/is_authorized"]["post"]["requestBody"]["content"]
+        ["application/json"]["example"];
+    let (code, v) = s.post(
+        "/v1/is_authorized",
+        &serde_json::to_string(example).unwrap(),
+    );
+    assert_eq!(code, 200);
+    let required: Vec<&str> = doc["components"]["schemas"]["AuthorizeResponse"]["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for key in required {
+        assert!(v.get(key).is_some(), "answer lacks {key}: {v}");
+    }
+    assert_eq!(v.as_object().unwrap().len(), 3, "no undocumented keys: {v}");
+}
