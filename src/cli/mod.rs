@@ -6,6 +6,7 @@ mod query_args;
 mod serve;
 mod test;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ enum Command {
     Authorize(authorize::Args),
     /// Serve decisions over HTTP (the sidecar), with hot reload.
     Serve(serve::Args),
+    /// Validate on every save of the bundle (and re-run scenarios with --test).
+    Watch(watch::Args),
     /// Run scenario files (YAML, or Cedar run-tests JSON); exit 1 on any failure.
     Test(test::Args),
 }
@@ -107,5 +110,6 @@ pub fn main() -> ExitCode {
         Command::Authorize(a) => authorize::run(a),
         Command::Test(a) => test::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Watch(a) => watch::run(a),
     }
 }
