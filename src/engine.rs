@@ -229,6 +229,31 @@ impl Engine {
         v
     }
 
+    /// The policies (scope-decided copies) Cedar evaluates for a request of these types.
+    pub fn slice_for(
+        &self,
+        principal: &EntityTypeName,
+        action: &EntityUid,
+        resource: &EntityTypeName,
+    ) -> Option<&PolicySet> {
+        self.slice(principal, action, resource)
+    }
+
+    /// The whole policy set, as parsed.
+    pub fn policies(&self) -> &PolicySet {
+        &self.whole
+    }
+
+    /// Asks Cedar about `request` with only `policies`.
+    pub fn authorize_with(
+        &self,
+        request: &Request,
+        policies: &PolicySet,
+        entities: &Entities,
+    ) -> Response {
+        self.authorizer.is_authorized(request, policies, entities)
+    }
+
     /// Number of policies Cedar evaluates for a request of these types.
     pub fn slice_len(
         &self,

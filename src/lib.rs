@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod cli;
 pub mod engine;
 pub mod problem;
+pub mod review;
 pub mod scenario;
 pub mod server;
 pub mod store;

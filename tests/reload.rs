@@ -390,3 +390,32 @@ fn readers_never_see_a_torn_or_invalid_snapshot() {
         "readers kept querying"
     );
 }
+
+#[test]
+fn watch_command_reports_each_save() {
+    use std::io::{BufRead, BufReader};
+    let b = ScratchBundle::new();
+    let mut child = util::teamgate()
+        .args(["watch", "--bundle", &b.arg()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_matching = |want: &str| -> String {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains(want) {
+                return line;
+            }
+        }
+        panic!("watch ended before printing {want:?}");
+    };
+    assert!(next_matching("ok: version").contains("57 policies"));
+    b.write("policies/rules/probe.cedar", PROBE);
+    assert!(next_matching("->").contains("policies +1 -0 ~0"));
+    b.write("policies/rules/probe.cedar", "broken(");
+    assert!(next_matching("error").contains("the last good version"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

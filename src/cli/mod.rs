@@ -2,6 +2,9 @@
 //! 0 allow / success, 2 deny, 1 bad input or a failed check.
 
 mod authorize;
+mod diff;
+mod explain;
+mod matrix;
 mod query_args;
 mod serve;
 mod test;
@@ -42,6 +45,12 @@ enum Command {
     Serve(serve::Args),
     /// Validate on every save of the bundle (and re-run scenarios with --test).
     Watch(watch::Args),
+    /// Decide one request and say why: determining, overridden and unsatisfied policies.
+    Explain(explain::Args),
+    /// The permission matrix of the entity data: md, html, csv or json.
+    Matrix(matrix::Args),
+    /// The decisions that differ between two policy versions (exit 3 if any).
+    Diff(diff::Args),
     /// Run scenario files (YAML, or Cedar run-tests JSON); exit 1 on any failure.
     Test(test::Args),
 }
@@ -110,6 +119,9 @@ pub fn main() -> ExitCode {
         Command::Authorize(a) => authorize::run(a),
         Command::Test(a) => test::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Matrix(a) => matrix::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Watch(a) => watch::run(a),
     }
 }

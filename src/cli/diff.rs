@@ -1,0 +1,148 @@
+//! `teamgate diff`: the decisions that differ between two policy versions.
+//! Exit 0 when nothing changed, 3 when something did, 1 on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::ValueEnum;
+
+use super::EXIT_BAD_INPUT;
+use crate::bundle::{self, BundlePaths};
+use crate::review::diff;
+
+/// Exit code when decisions changed.
+pub const EXIT_CHANGED: u8 = 3;
+
+/// Formats of `diff`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiffFormat {
+    /// For a terminal.
+    #[default]
+    Text,
+    /// For a pull-request comment.
+    Md,
+    /// For programs.
+    Json,
+}
+
+/// Arguments of `diff`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Old and new bundle directories; with --git, only the new one (default: the working tree).
+    bundles: Vec<PathBuf>,
+    /// Take the old bundle from this git revision of the current repository.
+    #[arg(long)]
+    git: Option<String>,
+    /// Scenario files whose requests are compared too.
+    #[arg(long = "scenarios", default_value = "tests/scenarios")]
+    scenarios: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: DiffFormat,
+}
+
+fn from_git(rev: &str, dir: &Path) -> Result<(), String> {
+    let archive = Command::new("git")
+        .args([
+            "archive",
+            "--format=tar",
+            rev,
+            "schemas",
+            "policies",
+            "fixtures",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !archive.status.success() {
+        return Err(format!(
+            "git archive {rev}: {}",
+            String::from_utf8_lossy(&archive.stderr).trim()
+        ));
+    }
+    let mut tar = Command::new("tar")
+        .args(["-x", "-C"])
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run tar: {e}"))?;
+    if let Some(mut stdin) = tar.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(&archive.stdout)
+            .map_err(|e| format!("tar: {e}"))?;
+    }
+    let status = tar.wait().map_err(|e| format!("tar: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("tar failed to unpack the revision".into())
+    }
+}
+
+/// Runs `diff`.
+pub fn run(args: Args) -> ExitCode {
+    let tmp;
+    let (old_root, new_root) = match (&args.git, args.bundles.as_slice()) {
+        (Some(rev), rest) if rest.len() <= 1 => {
+            tmp = match tempdir() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            };
+            if let Err(e) = from_git(rev, &tmp) {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            (
+                tmp.clone(),
+                rest.first().cloned().unwrap_or_else(|| PathBuf::from(".")),
+            )
+        }
+        (None, [old, new]) => (old.clone(), new.clone()),
+        _ => {
+            eprintln!("error: give OLD and NEW bundle directories, or --git REV [NEW]");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let (old_paths, new_paths) = (BundlePaths::new(&old_root), BundlePaths::new(&new_root));
+    let load = |p: &BundlePaths, which: &str| {
+        bundle::load(p).map_err(|e| {
+            eprintln!(
+                "error: the {which} bundle ({}) is invalid:",
+                p.root.display()
+            );
+            super::print_load_errors(&e);
+        })
+    };
+    let (Ok(old), Ok(new)) = (load(&old_paths, "old"), load(&new_paths, "new")) else {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let scenarios: Vec<PathBuf> = args.scenarios.into_iter().filter(|p| p.exists()).collect();
+    let d = diff::compare(&old, &old_paths, &new, &new_paths, &scenarios);
+    let text = match args.format {
+        DiffFormat::Text => diff::text(&d),
+        DiffFormat::Md => diff::markdown(&d),
+        DiffFormat::Json => serde_json::to_string_pretty(&d).unwrap_or_default(),
+    };
+    print!("{text}");
+    if args.format == DiffFormat::Json {
+        println!();
+    }
+    if let Some(t) = &args.git {
+        let _ = std::fs::remove_dir_all(&old_root);
+        let _ = t;
+    }
+    if d.changed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CHANGED)
+    }
+}
+
+fn tempdir() -> Result<PathBuf, String> {
+    let base = std::env::temp_dir().join(format!("teamgate-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+    Ok(base)
+}

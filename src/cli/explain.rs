@@ -1,0 +1,57 @@
+//! `teamgate explain`: a decision and why.
+
+use std::process::ExitCode;
+
+use super::query_args::QueryArgs;
+use super::{BundleArg, Format, EXIT_BAD_INPUT, EXIT_DENY};
+use crate::review::explain;
+
+/// Arguments of `explain` (the same request flags as `authorize`).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    query: QueryArgs,
+    #[command(flatten)]
+    bundle: BundleArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+/// Runs `explain`.
+pub fn run(args: Args) -> ExitCode {
+    let query = match args.query.query() {
+        Ok(q) => q,
+        Err(p) => {
+            eprintln!("error: {p}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let snap = match args.bundle.load() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let extra = match args.query.entities(&snap, &args.bundle.paths()) {
+        Ok(e) => e,
+        Err(e) => {
+            super::print_load_errors(&e);
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let ex = explain::explain(&snap, &query, extra.as_ref().map(|d| &d.entities));
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&ex) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+        Format::Text => print!("{}", explain::render(&ex)),
+    }
+    if ex.decision.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DENY)
+    }
+}

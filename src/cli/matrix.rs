@@ -1,0 +1,88 @@
+//! `teamgate matrix`: the permission matrix.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+use super::{BundleArg, EXIT_BAD_INPUT};
+use crate::review::matrix::{self, Selection};
+
+/// Formats of `matrix`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatrixFormat {
+    /// Markdown tables (for a pull-request comment).
+    #[default]
+    Md,
+    /// One self-contained HTML page.
+    Html,
+    /// One line per cell.
+    Csv,
+    /// Every cell as JSON.
+    Json,
+}
+
+/// Arguments of `matrix`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    bundle: BundleArg,
+    /// Only these principals (repeatable), e.g. 'User::"erin"'.
+    #[arg(long)]
+    principal: Vec<String>,
+    /// Only these actions (repeatable), e.g. viewProject.
+    #[arg(long)]
+    action: Vec<String>,
+    /// Only these resource types (repeatable), e.g. Project.
+    #[arg(long = "resource-type")]
+    resource_type: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    format: MatrixFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+/// Runs `matrix`.
+pub fn run(args: Args) -> ExitCode {
+    let snap = match args.bundle.load() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let sel = Selection {
+        principals: args.principal,
+        actions: args
+            .action
+            .iter()
+            .map(|a| {
+                a.trim_start_matches("Action::")
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .collect(),
+        resource_types: args.resource_type,
+    };
+    let cells = matrix::cells(&snap, &sel);
+    if cells.is_empty() {
+        eprintln!("error: the selection matches no request (check --principal, --action and --resource-type)");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let text = match args.format {
+        MatrixFormat::Md => matrix::markdown(&cells, &snap.version),
+        MatrixFormat::Html => matrix::html(&cells, &snap.version),
+        MatrixFormat::Csv => matrix::csv(&cells),
+        MatrixFormat::Json => serde_json::to_string_pretty(&cells).unwrap_or_default(),
+    };
+    match args.output {
+        Some(p) => {
+            if let Err(e) = std::fs::write(&p, text) {
+                eprintln!("error: {}: {e}", p.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            eprintln!("wrote {} ({} cells)", p.display(), cells.len());
+        }
+        None => print!("{text}"),
+    }
+    ExitCode::SUCCESS
+}

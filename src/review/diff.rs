@@ -1,0 +1,246 @@
+//! The decisions a policy edit changes: the same request universe evaluated
+//! under two bundle versions, changes grouped by the policies that caused them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::scenario::run_paths;
+use crate::universe;
+use crate::{BundlePaths, Decision, Query, Snapshot};
+
+/// One request whose decision changed.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Change {
+    /// The request.
+    pub request: String,
+    /// Old decision (`allow`/`deny`).
+    pub old: String,
+    /// New decision.
+    pub new: String,
+    /// Determining policies before.
+    pub old_reasons: Vec<String>,
+    /// Determining policies after.
+    pub new_reasons: Vec<String>,
+}
+
+/// Changes caused by the same policies.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// The policies that caused these changes (`+id` new or changed, `-id` gone or no longer applying).
+    pub cause: Vec<String>,
+    /// Denies that became allows.
+    pub now_allowed: usize,
+    /// Allows that became denies.
+    pub now_denied: usize,
+    /// The changes.
+    pub changes: Vec<Change>,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    /// Version of the old bundle.
+    pub old_version: String,
+    /// Version of the new bundle.
+    pub new_version: String,
+    /// Requests evaluated under both.
+    pub requests: usize,
+    /// Groups of changes, largest first.
+    pub groups: Vec<Group>,
+}
+
+impl Diff {
+    /// Number of changed decisions.
+    pub fn changed(&self) -> usize {
+        self.groups.iter().map(|g| g.changes.len()).sum()
+    }
+}
+
+fn decide(snap: &Snapshot, q: &Query) -> Decision {
+    snap.pack.engine.decide(q, &snap.data.entities)
+}
+
+fn label(q: &Query, ctx: &str) -> String {
+    if ctx.is_empty() {
+        format!(
+            "{} {} {}",
+            q.principal,
+            q.action.id().unescaped(),
+            q.resource
+        )
+    } else {
+        format!(
+            "{} {}[{ctx}] {}",
+            q.principal,
+            q.action.id().unescaped(),
+            q.resource
+        )
+    }
+}
+
+/// Compares `old` and `new` over both entity universes, plus the outcomes of
+/// the scenario files under `scenarios` run against each bundle.
+pub fn compare(
+    old: &Snapshot,
+    old_paths: &BundlePaths,
+    new: &Snapshot,
+    new_paths: &BundlePaths,
+    scenarios: &[PathBuf],
+) -> Diff {
+    let mut seen = BTreeSet::new();
+    let mut changes = Vec::new();
+    let mut count = 0;
+    for snap in [new, old] {
+        for c in universe::cases(&snap.pack.schema, &snap.data.entities) {
+            let key = label(&c.query, &c.context_label);
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            count += 1;
+            let (a, b) = (decide(old, &c.query), decide(new, &c.query));
+            if a.allowed != b.allowed {
+                changes.push(Change {
+                    request: key,
+                    old: a.word().into(),
+                    new: b.word().into(),
+                    old_reasons: if a.errors.is_empty() {
+                        a.reasons
+                    } else {
+                        a.errors
+                    },
+                    new_reasons: if b.errors.is_empty() {
+                        b.reasons
+                    } else {
+                        b.errors
+                    },
+                });
+            }
+        }
+    }
+    if !scenarios.is_empty() {
+        let (ro, rn) = (
+            run_paths(scenarios, old, old_paths),
+            run_paths(scenarios, new, new_paths),
+        );
+        for (fo, f_n) in ro.iter().zip(&rn) {
+            for (so, sn) in fo.scenarios.iter().zip(&f_n.scenarios) {
+                for (o, n) in so.outcomes.iter().zip(&sn.outcomes) {
+                    let key = format!("{} (scenario {:?})", o.request, so.name);
+                    count += 1;
+                    if o.decision.allowed != n.decision.allowed && seen.insert(key.clone()) {
+                        changes.push(Change {
+                            request: key,
+                            old: o.decision.word().into(),
+                            new: n.decision.word().into(),
+                            old_reasons: o.decision.reasons.clone(),
+                            new_reasons: n.decision.reasons.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
+    for ch in changes {
+        // What caused it: the determining policies that appeared (+) and those
+        // that stopped determining (-), each marked if the edit added, removed
+        // or changed the policy itself.
+        let mark = |id: &str| -> String {
+            match (old.pack.info(id), new.pack.info(id)) {
+                (None, Some(_)) => format!("{id} (added)"),
+                (Some(_), None) => format!("{id} (removed)"),
+                (Some(a), Some(b)) if a.text != b.text => format!("{id} (changed)"),
+                _ => id.to_string(),
+            }
+        };
+        let mut cause: Vec<String> = ch
+            .old_reasons
+            .iter()
+            .filter(|r| !ch.new_reasons.contains(r))
+            .map(|r| format!("-{}", mark(r)))
+            .collect();
+        cause.extend(
+            ch.new_reasons
+                .iter()
+                .filter(|r| !ch.old_reasons.contains(r))
+                .map(|r| format!("+{}", mark(r))),
+        );
+        let g = groups.entry(cause.clone()).or_insert_with(|| Group {
+            cause,
+            now_allowed: 0,
+            now_denied: 0,
+            changes: Vec::new(),
+        });
+        if ch.new == "allow" {
+            g.now_allowed += 1;
+        } else {
+            g.now_denied += 1;
+        }
+        g.changes.push(ch);
+    }
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    groups.sort_by_key(|g| std::cmp::Reverse(g.changes.len()));
+    Diff {
+        old_version: old.version.clone(),
+        new_version: new.version.clone(),
+        requests: count,
+        groups,
+    }
+}
+
+fn headline(d: &Diff) -> String {
+    let allowed: usize = d.groups.iter().map(|g| g.now_allowed).sum();
+    let denied: usize = d.groups.iter().map(|g| g.now_denied).sum();
+    format!(
+        "{} of {} decisions changed from {} to {}: {allowed} denies became allows, {denied} allows became denies",
+        d.changed(),
+        d.requests,
+        d.old_version,
+        d.new_version
+    )
+}
+
+fn cause_text(g: &Group) -> String {
+    if g.cause.is_empty() {
+        "(no determining policy either side)".into()
+    } else {
+        g.cause.join(", ")
+    }
+}
+
+/// For a terminal.
+pub fn text(d: &Diff) -> String {
+    let mut out = format!("{}\n", headline(d));
+    for g in &d.groups {
+        out.push_str(&format!(
+            "\n{}: {} denies became allows, {} allows became denies\n",
+            cause_text(g),
+            g.now_allowed,
+            g.now_denied
+        ));
+        for c in &g.changes {
+            out.push_str(&format!("  {} -> {}  {}\n", c.old, c.new, c.request));
+        }
+    }
+    out
+}
+
+/// For a pull-request comment.
+pub fn markdown(d: &Diff) -> String {
+    let mut out = format!("### Policy decision changes\n\n{}\n", headline(d));
+    for g in &d.groups {
+        out.push_str(&format!(
+            "\n<details><summary><code>{}</code>: {} denies → allows, {} allows → denies</summary>\n\n| before | after | request |\n|---|---|---|\n",
+            cause_text(g),
+            g.now_allowed,
+            g.now_denied
+        ));
+        for c in &g.changes {
+            out.push_str(&format!("| {} | {} | `{}` |\n", c.old, c.new, c.request));
+        }
+        out.push_str("\n</details>\n");
+    }
+    out
+}

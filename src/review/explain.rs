@@ -1,0 +1,193 @@
+//! Why a request got its decision: the determining policies, the permits a
+//! forbid overrode, the errors, and for a deny that no forbid caused, the
+//! permits whose scope matched but whose condition was false.
+
+use cedar_policy::{
+    Decision as CedarDecision, Effect, Entities, EntityUid, PrincipalConstraint, ResourceConstraint,
+};
+use serde::Serialize;
+
+use crate::bundle::PolicyInfo;
+use crate::{Decision, Query, Snapshot};
+
+/// One policy in an explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cited {
+    /// Where and what.
+    #[serde(flatten)]
+    pub info: PolicyInfo,
+    /// Its evaluation error, if it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A decision and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    /// The request, as `User::"erin" editProjectDetails Project::"website"`.
+    pub request: String,
+    /// The decision (fail-closed).
+    pub decision: Decision,
+    /// Policies that determined it.
+    pub determining: Vec<Cited>,
+    /// Permits that were satisfied but lost to a forbid.
+    pub overridden: Vec<Cited>,
+    /// Permits whose scope matched the request but whose condition was false.
+    pub not_satisfied: Vec<Cited>,
+    /// Policies that errored.
+    pub errored: Vec<Cited>,
+    /// Snapshot version.
+    pub version: String,
+}
+
+fn scope_matches(p: &cedar_policy::Policy, q: &Query, entities: &Entities) -> bool {
+    let within = |uid: &EntityUid, group: &EntityUid| {
+        uid == group
+            || entities
+                .ancestors(uid)
+                .is_some_and(|mut a| a.any(|x| x == group))
+    };
+    let principal = match p.principal_constraint() {
+        PrincipalConstraint::Eq(u) => u == q.principal,
+        PrincipalConstraint::In(g) | PrincipalConstraint::IsIn(_, g) => within(&q.principal, &g),
+        _ => true,
+    };
+    let resource = match p.resource_constraint() {
+        ResourceConstraint::Eq(u) => u == q.resource,
+        ResourceConstraint::In(g) | ResourceConstraint::IsIn(_, g) => within(&q.resource, &g),
+        _ => true,
+    };
+    principal && resource
+}
+
+/// Explains `query` against `entities` (the snapshot's unless given).
+pub fn explain(snap: &Snapshot, query: &Query, entities: Option<&Entities>) -> Explanation {
+    let entities = entities.unwrap_or(&snap.data.entities);
+    let engine = &snap.pack.engine;
+    let decision = engine.decide(query, entities);
+    let mut ex = Explanation {
+        request: format!(
+            "{} {} {}",
+            query.principal,
+            query.action.id().unescaped(),
+            query.resource
+        ),
+        decision: decision.clone(),
+        determining: Vec::new(),
+        overridden: Vec::new(),
+        not_satisfied: Vec::new(),
+        errored: Vec::new(),
+        version: snap.version.clone(),
+    };
+    let cite = |id: &str, error: Option<String>| {
+        snap.pack.info(id).map(|info| Cited {
+            info: info.clone(),
+            error,
+        })
+    };
+    ex.determining = decision
+        .reasons
+        .iter()
+        .filter_map(|id| cite(id, None))
+        .collect();
+    let Ok(request) = engine.request(query, entities) else {
+        return ex;
+    };
+    let Some(slice) = engine.slice_for(
+        query.principal.type_name(),
+        &query.action,
+        query.resource.type_name(),
+    ) else {
+        return ex;
+    };
+    let mut ids: Vec<&cedar_policy::Policy> = slice.policies().collect();
+    ids.sort_by_key(|p| p.id().to_string());
+    for p in ids {
+        let id = p.id().to_string();
+        let Some(original) = engine.policies().policy(p.id()) else {
+            continue;
+        };
+        if !scope_matches(original, query, entities) {
+            continue;
+        }
+        let mut alone = cedar_policy::PolicySet::new();
+        if alone.add(p.clone()).is_err() {
+            continue;
+        }
+        let r = engine.authorize_with(&request, &alone, entities);
+        if let Some(e) = r.diagnostics().errors().next() {
+            if let Some(c) = cite(&id, Some(e.to_string())) {
+                ex.errored.push(c);
+            }
+            continue;
+        }
+        let satisfied = r.diagnostics().reason().next().is_some();
+        match (p.effect(), satisfied) {
+            (Effect::Permit, true) if !decision.allowed && r.decision() == CedarDecision::Allow => {
+                ex.overridden.extend(cite(&id, None));
+            }
+            (Effect::Permit, false) => ex.not_satisfied.extend(cite(&id, None)),
+            _ => {}
+        }
+    }
+    ex
+}
+
+/// The explanation as a reviewer reads it.
+pub fn render(ex: &Explanation) -> String {
+    let d = &ex.decision;
+    let mut out = format!("{}: {}\n", d.word().to_uppercase(), ex.request);
+    let section = |out: &mut String, title: &str, list: &[Cited], with_text: bool| {
+        if list.is_empty() {
+            return;
+        }
+        out.push_str(&format!("\n{title}\n"));
+        for c in list {
+            out.push_str(&format!(
+                "  {} {}  {}  [{}]\n",
+                c.info.effect,
+                c.info.id,
+                c.info.location(),
+                c.info.rules.join(", ")
+            ));
+            if let Some(e) = &c.error {
+                out.push_str(&format!("    error: {e}\n"));
+            }
+            if with_text {
+                for line in c.info.text.lines() {
+                    out.push_str(&format!("    | {line}\n"));
+                }
+            }
+        }
+    };
+    section(&mut out, "Determined by:", &ex.determining, true);
+    section(
+        &mut out,
+        "Overridden (satisfied, but a forbid wins):",
+        &ex.overridden,
+        false,
+    );
+    section(
+        &mut out,
+        "Errors (a policy that errors makes the decision a deny, P5):",
+        &ex.errored,
+        false,
+    );
+    for e in d.errors.iter().filter(|_| ex.errored.is_empty()) {
+        out.push_str(&format!("\nerror: {e}\n"));
+    }
+    if !d.allowed && d.reasons.is_empty() && d.errors.is_empty() {
+        out.push_str("\nNo permit applied: anything not granted is denied (P5).\n");
+        if ex.not_satisfied.is_empty() {
+            out.push_str("No permit for this action has a scope that matches the request.\n");
+        }
+        section(
+            &mut out,
+            "Permits whose scope matched but whose condition was false (look here):",
+            &ex.not_satisfied,
+            true,
+        );
+    }
+    out.push_str(&format!("\nversion {}\n", ex.version));
+    out
+}

@@ -1,0 +1,213 @@
+//! The permission matrix: every principal x action x resource of an entity
+//! set (or a selection), grouped by resource type.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::universe::{self, Case};
+use crate::Snapshot;
+
+/// What to include.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Principals (`User::"erin"`); all when empty.
+    pub principals: Vec<String>,
+    /// Action names; all when empty.
+    pub actions: Vec<String>,
+    /// Resource types; all when empty.
+    pub resource_types: Vec<String>,
+}
+
+/// One cell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    /// Principal uid.
+    pub principal: String,
+    /// Action name, with the sample context in brackets where it has one.
+    pub action: String,
+    /// Resource uid.
+    pub resource: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Allowed?
+    pub allowed: bool,
+    /// Determining policies (or errors).
+    pub reasons: Vec<String>,
+}
+
+/// Computes the cells, in a stable order.
+pub fn cells(snap: &Snapshot, sel: &Selection) -> Vec<Cell> {
+    let engine = &snap.pack.engine;
+    universe::cases(&snap.pack.schema, &snap.data.entities)
+        .into_iter()
+        .filter(|c: &Case| {
+            let q = &c.query;
+            (sel.principals.is_empty()
+                || sel
+                    .principals
+                    .iter()
+                    .any(|p| p.trim() == q.principal.to_string()))
+                && (sel.actions.is_empty()
+                    || sel.actions.iter().any(|a| a == q.action.id().unescaped()))
+                && (sel.resource_types.is_empty()
+                    || sel
+                        .resource_types
+                        .iter()
+                        .any(|t| *t == q.resource.type_name().to_string()))
+        })
+        .map(|c| {
+            let d = engine.decide(&c.query, &snap.data.entities);
+            let action = c.query.action.id().unescaped().to_string();
+            Cell {
+                principal: c.query.principal.to_string(),
+                action: if c.context_label.is_empty() {
+                    action
+                } else {
+                    format!("{action}[{}]", c.context_label)
+                },
+                resource: c.query.resource.to_string(),
+                resource_type: c.query.resource.type_name().to_string(),
+                allowed: d.allowed,
+                reasons: if d.errors.is_empty() {
+                    d.reasons
+                } else {
+                    d.errors
+                },
+            }
+        })
+        .collect()
+}
+
+/// Cells of one resource type as a grid: rows (principal, resource), columns actions.
+struct Grid<'a> {
+    columns: Vec<&'a str>,
+    rows: BTreeMap<(&'a str, &'a str), BTreeMap<&'a str, &'a Cell>>,
+}
+
+fn grids(cells: &[Cell]) -> BTreeMap<&str, Grid<'_>> {
+    let mut out: BTreeMap<&str, Grid> = BTreeMap::new();
+    for c in cells {
+        let g = out.entry(&c.resource_type).or_insert_with(|| Grid {
+            columns: Vec::new(),
+            rows: BTreeMap::new(),
+        });
+        if !g.columns.contains(&c.action.as_str()) {
+            g.columns.push(&c.action);
+        }
+        g.rows
+            .entry((&c.principal, &c.resource))
+            .or_default()
+            .insert(&c.action, c);
+    }
+    out
+}
+
+/// Markdown: a table per resource type, ✅ allow, · deny.
+pub fn markdown(cells: &[Cell], version: &str) -> String {
+    let mut out = format!("# Permission matrix (version {version})\n\n✅ allow · deny\n");
+    for (ty, g) in grids(cells) {
+        out.push_str(&format!(
+            "\n## {ty}\n\n| principal | resource | {} |\n",
+            g.columns.join(" | ")
+        ));
+        out.push_str(&format!("|---|---|{}\n", "---|".repeat(g.columns.len())));
+        for ((p, r), row) in &g.rows {
+            let marks: Vec<&str> = g
+                .columns
+                .iter()
+                .map(|a| match row.get(a) {
+                    Some(c) if c.allowed => "✅",
+                    Some(_) => "·",
+                    None => " ",
+                })
+                .collect();
+            out.push_str(&format!("| `{p}` | `{r}` | {} |\n", marks.join(" | ")));
+        }
+    }
+    out
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One self-contained HTML page: coloured cells, sticky headers, a legend;
+/// hovering a cell shows its determining policies.
+pub fn html(cells: &[Cell], version: &str) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>teamgate permission matrix</title>\n<style>\n\
+         body{font:13px system-ui,sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:2em}\n\
+         th,td{border:1px solid #ccc;padding:2px 6px;text-align:center;white-space:nowrap}\n\
+         thead th{position:sticky;top:0;background:#f4f4f4;writing-mode:vertical-rl;transform:rotate(180deg);height:11em}\n\
+         tbody th{position:sticky;left:0;background:#fafafa;text-align:left;font-weight:normal}\n\
+         td.a{background:#b7e4b0}td.d{background:#f3c1c1}td.e{background:#f9e79f}\n\
+         .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #ccc}\n</style></head><body>\n",
+    );
+    out.push_str(&format!(
+        "<h1>Permission matrix</h1><p>version <code>{}</code></p>\n<p class=\"legend\"><span class=\"a\" style=\"background:#b7e4b0\">allow</span><span style=\"background:#f3c1c1\">deny</span><span style=\"background:#f9e79f\">deny (error)</span> Hover a cell for the policies that decided it.</p>\n",
+        esc(version)
+    ));
+    for (ty, g) in grids(cells) {
+        out.push_str(&format!(
+            "<h2>{}</h2>\n<table><thead><tr><th>principal</th><th>resource</th>",
+            esc(ty)
+        ));
+        for c in &g.columns {
+            out.push_str(&format!("<th>{}</th>", esc(c)));
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for ((p, r), row) in &g.rows {
+            out.push_str(&format!("<tr><th>{}</th><th>{}</th>", esc(p), esc(r)));
+            for a in &g.columns {
+                match row.get(a) {
+                    Some(c) => {
+                        let class = if c.allowed {
+                            "a"
+                        } else if c.reasons.iter().any(|r| r.contains(' ')) {
+                            "e"
+                        } else {
+                            "d"
+                        };
+                        let title = if c.reasons.is_empty() {
+                            "no policy applied".to_string()
+                        } else {
+                            c.reasons.join("\n")
+                        };
+                        out.push_str(&format!(
+                            "<td class=\"{class}\" title=\"{}\">{}</td>",
+                            esc(&title),
+                            if c.allowed { "✓" } else { "·" }
+                        ));
+                    }
+                    None => out.push_str("<td></td>"),
+                }
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// CSV: one line per cell.
+pub fn csv(cells: &[Cell]) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut out = String::from("resource_type,principal,action,resource,decision,reasons\n");
+    for c in cells {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            q(&c.resource_type),
+            q(&c.principal),
+            q(&c.action),
+            q(&c.resource),
+            if c.allowed { "allow" } else { "deny" },
+            q(&c.reasons.join(" "))
+        ));
+    }
+    out
+}

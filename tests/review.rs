@@ -1,0 +1,276 @@
+//! Reviewer tools as a reviewer uses them: explain, matrix, diff.
+
+mod util;
+use serde_json::Value;
+use util::{run, teamgate, ScratchBundle};
+
+fn explain(p: &str, a: &str, r: &str, ctx: Option<&str>) -> String {
+    let mut args = vec!["explain", "--principal", p, "--action", a, "--resource", r];
+    if let Some(c) = ctx {
+        args.extend(["--context", c]);
+    }
+    let (_, out, err) = run(&args);
+    assert!(err.is_empty(), "{err}");
+    // The version hash changes with every edit of the pack; keep snapshots about decisions.
+    out.lines()
+        .filter(|l| !l.starts_with("version "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn explain_faq_cases() {
+    insta::assert_snapshot!(
+        "explain_external_manager_edits_details",
+        explain(
+            "User::\"erin\"",
+            "editProjectDetails",
+            "Project::\"website\"",
+            None
+        )
+    );
+    insta::assert_snapshot!(
+        "explain_freelancer_other_project",
+        explain(
+            "User::\"carol\"",
+            "viewProject",
+            "Project::\"internal\"",
+            None
+        )
+    );
+    insta::assert_snapshot!(
+        "explain_collaborator_completes_assigned",
+        explain(
+            "User::\"frank\"",
+            "completeTask",
+            "Task::\"website-qa\"",
+            None
+        )
+    );
+    insta::assert_snapshot!(
+        "explain_time_for_external",
+        explain(
+            "User::\"bob\"",
+            "logTime",
+            "Project::\"website\"",
+            Some(r#"{"forUser": {"type": "User", "id": "erin"}}"#)
+        )
+    );
+    insta::assert_snapshot!(
+        "explain_evaluation_error",
+        explain(
+            "User::\"bob\"",
+            "inviteExternal",
+            "Project::\"website\"",
+            Some(
+                r#"{"inviteeEmail": "x@partner.example", "invitee": {"type": "User", "id": "ghost"}}"#
+            )
+        )
+    );
+}
+
+#[test]
+fn explain_json_lists_determining_and_overridden() {
+    let (code, out, _) = run(&[
+        "explain",
+        "--principal",
+        "User::\"erin\"",
+        "--action",
+        "editProjectDetails",
+        "--resource",
+        "Project::\"website\"",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["determining"][0]["id"],
+        "external.never-edit-project-details"
+    );
+    assert_eq!(
+        v["determining"][0]["file"],
+        "policies/licenses/external.cedar"
+    );
+    assert_eq!(v["overridden"][0]["id"], "project-role.manager");
+}
+
+#[test]
+fn matrix_of_the_demo_workspace() {
+    let (code, md, _) = run(&["matrix", "--format", "md"]);
+    assert_eq!(code, 0);
+    let md = md.lines().skip(1).collect::<Vec<_>>().join("\n");
+    insta::assert_snapshot!("matrix_demo", md);
+}
+
+#[test]
+fn matrix_selection_and_formats() {
+    let (code, csv, _) = run(&[
+        "matrix",
+        "--format",
+        "csv",
+        "--principal",
+        "User::\"erin\"",
+        "--resource-type",
+        "Project",
+        "--action",
+        "editProjectDetails",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        csv.lines().next(),
+        Some("resource_type,principal,action,resource,decision,reasons")
+    );
+    assert!(csv.contains("\"Project\",\"User::\"\"erin\"\"\",\"editProjectDetails\",\"Project::\"\"website\"\"\",deny,\"external.never-edit-project-details\""), "{csv}");
+    assert!(csv.contains("\"Project::\"\"erin-own\"\"\",allow"), "{csv}");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("matrix.html");
+    let (code, _, _) = run(&[
+        "matrix",
+        "--format",
+        "html",
+        "--output",
+        &page.display().to_string(),
+    ]);
+    assert_eq!(code, 0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("position:sticky"), "sticky headers");
+    assert!(html.contains("class=\"legend\""));
+    assert!(
+        html.contains("title=\"external.never-edit-project-details\""),
+        "hover shows the determining policy"
+    );
+    let (code, _, err) = run(&["matrix", "--resource-type", "Spaceship"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("matches no request"), "{err}");
+}
+
+fn remove_policy(b: &ScratchBundle, file: &str, id: &str) {
+    let text = b.read(file);
+    let start = text.find(&format!("@id(\"{id}\")")).unwrap();
+    let end = text[start..].find(";\n").unwrap() + start + 2;
+    b.write(file, &format!("{}{}", &text[..start], &text[end..]));
+}
+
+#[test]
+fn diff_lists_exactly_the_decisions_a_removed_forbid_decided() {
+    let b = ScratchBundle::new();
+    let forbid = "external.never-edit-project-details";
+    remove_policy(&b, "policies/licenses/external.cedar", forbid);
+    let (code, out, err) = run(&[
+        "diff",
+        ".",
+        &b.arg(),
+        "--format",
+        "json",
+        "--scenarios",
+        "none",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let changes: Vec<&Value> = v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["changes"].as_array().unwrap())
+        .collect();
+    assert!(!changes.is_empty());
+    for c in &changes {
+        assert_eq!(
+            (c["old"].as_str(), c["new"].as_str()),
+            (Some("deny"), Some("allow")),
+            "{c}"
+        );
+        assert_eq!(
+            c["old_reasons"],
+            serde_json::json!([forbid]),
+            "only what that forbid decided: {c}"
+        );
+    }
+    // Independently: every request the forbid alone decided, and that some permit allows without it.
+    let old = teamgate::load(&teamgate::BundlePaths::new(util::repo())).unwrap();
+    let new = teamgate::load(&teamgate::BundlePaths::new(b.path())).unwrap();
+    let mut expected = 0;
+    for c in teamgate::universe::cases(&old.pack.schema, &old.data.entities) {
+        let d = old.pack.engine.decide(&c.query, &old.data.entities);
+        if d.reasons == [forbid] && new.pack.engine.decide(&c.query, &new.data.entities).allowed {
+            expected += 1;
+        }
+    }
+    assert_eq!(changes.len(), expected);
+    assert!(
+        v["groups"][0]["cause"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == &Value::from(format!("-{forbid} (removed)"))),
+        "{}",
+        v["groups"][0]
+    );
+    let (code, text, _) = run(&["diff", ".", &b.arg()]);
+    assert_eq!(code, 3);
+    assert!(text.contains("denies became allows"), "{text}");
+}
+
+#[test]
+fn diff_of_identical_bundles_exits_zero() {
+    let b = ScratchBundle::new();
+    let (code, out, _) = run(&["diff", ".", &b.arg()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("0 of "), "{out}");
+    let (code, _, err) = run(&["diff", ".", "/nonexistent"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("the new bundle (/nonexistent) is invalid"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diff_against_a_git_revision() {
+    let b = ScratchBundle::new();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(b.path())
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "base"]);
+    b.edit(
+        "policies/rules/own-time.cedar",
+        "context.forUser == principal &&",
+        "context.forUser == principal && false &&",
+    );
+    let out = teamgate()
+        .current_dir(b.path())
+        .args(["diff", "--git", "HEAD", "--format", "md"])
+        .output()
+        .unwrap();
+    let (code, md, err) = util::output(out);
+    assert_eq!(code, 3, "{err}");
+    assert!(md.starts_with("### Policy decision changes"), "{md}");
+    assert!(md.contains("own-time.log (changed)"), "{md}");
+    let out = teamgate()
+        .current_dir(b.path())
+        .args(["diff", "--git", "no-such-rev"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
