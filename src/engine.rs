@@ -167,6 +167,12 @@ impl Engine {
         let actions = schema
             .action_entities()
             .map_err(|e| Problem::new(format!("schema action hierarchy: {e}")))?;
+        // The scope-decided copy of a policy does not depend on the slice it
+        // goes into: make each once.
+        let mut decided: HashMap<cedar_policy::PolicyId, Policy> = HashMap::new();
+        for p in policies.policies() {
+            decided.insert(p.id().clone(), scope_decided(p)?);
+        }
         let mut slices: HashMap<EntityUid, Vec<Slice>> = HashMap::new();
         for env in schema.request_envs() {
             let action = env.action().clone();
@@ -198,8 +204,12 @@ impl Engine {
                     }
                 };
                 if action_ok && principal_ok && resource_ok {
+                    let copy = decided
+                        .get(p.id())
+                        .cloned()
+                        .ok_or_else(|| Problem::new(format!("policy {} vanished", p.id())))?;
                     slice
-                        .add(scope_decided(p)?)
+                        .add(copy)
                         .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
                 }
             }

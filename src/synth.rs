@@ -68,6 +68,11 @@ const PROJECT_ROLES: [&str; 4] = ["manager", "member", "viewer", "external"];
 
 /// Entity JSON of a workspace with `n` users, and its ids.
 pub fn workspace(n: usize, seed: u64) -> (Vec<Value>, Ids) {
+    workspace_with(n, (n / 20).max(1), seed)
+}
+
+/// Like [`workspace`], with `n_projects` projects.
+pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Ids) {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n * 14 / 10 + 16);
     let mut ids = Ids::default();
@@ -117,7 +122,7 @@ pub fn workspace(n: usize, seed: u64) -> (Vec<Value>, Ids) {
         ids.users.push(format!("u{i}"));
         homes.push((ws, role, license));
     }
-    let n_projects = (n / 20).max(1);
+    let n_projects = n_projects.max(1);
     let mut member_of: Vec<Vec<String>> = vec![Vec::new(); n];
     let mut projects = Vec::with_capacity(n_projects);
     for p in 0..n_projects {

@@ -65,6 +65,17 @@ pub fn sample_contexts(action: &str, principal: &EntityUid) -> Vec<(String, Valu
 
 /// Every case of the universe, in a stable order (action, principal, resource).
 pub fn cases(schema: &Schema, entities: &Entities) -> Vec<Case> {
+    cases_where(schema, entities, |_, _, _| true, |_| true)
+}
+
+/// The cases whose (action name, resource type) pass `keep_env` and whose
+/// principal passes `keep_principal`; nothing else is built.
+pub fn cases_where(
+    schema: &Schema,
+    entities: &Entities,
+    keep_env: impl Fn(&str, &str, &str) -> bool,
+    keep_principal: impl Fn(&EntityUid) -> bool,
+) -> Vec<Case> {
     let mut by_type: std::collections::BTreeMap<String, Vec<EntityUid>> = Default::default();
     for e in entities.iter() {
         let uid = e.uid();
@@ -93,7 +104,15 @@ pub fn cases(schema: &Schema, entities: &Entities) -> Vec<Case> {
     let mut out = Vec::new();
     for (action, ptype, rtype) in envs {
         let name = action.id().unescaped().to_string();
-        for principal in by_type.get(&ptype).unwrap_or(&empty) {
+        if !keep_env(&name, &ptype, &rtype) {
+            continue;
+        }
+        for principal in by_type
+            .get(&ptype)
+            .unwrap_or(&empty)
+            .iter()
+            .filter(|p| keep_principal(p))
+        {
             for resource in by_type.get(&rtype).unwrap_or(&empty) {
                 for (label, context) in sample_contexts(&name, principal) {
                     out.push(Case {
@@ -110,4 +129,35 @@ pub fn cases(schema: &Schema, entities: &Entities) -> Vec<Case> {
         }
     }
     out
+}
+
+/// Decides every case on all cores, keeping the order of `cases`.
+pub fn decide_all(
+    engine: &crate::Engine,
+    entities: &Entities,
+    cases: &[Case],
+) -> Vec<crate::Decision> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
+    let chunk = cases.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = cases
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|c| engine.decide(&c.query, entities))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            // A panic in a worker is a bug: re-raise it rather than return a
+            // shorter list that would pair decisions with the wrong cases.
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::scenario::run_paths;
 use crate::universe;
-use crate::{BundlePaths, Decision, Query, Snapshot};
+use crate::{BundlePaths, Query, Snapshot};
 
 /// One request whose decision changed.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,10 +58,6 @@ impl Diff {
     }
 }
 
-fn decide(snap: &Snapshot, q: &Query) -> Decision {
-    snap.pack.engine.decide(q, &snap.data.entities)
-}
-
 fn label(q: &Query, ctx: &str) -> String {
     if ctx.is_empty() {
         format!(
@@ -92,31 +88,34 @@ pub fn compare(
     let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
     let mut count = 0;
+    let mut universe_cases = Vec::new();
     for snap in [new, old] {
         for c in universe::cases(&snap.pack.schema, &snap.data.entities) {
-            let key = label(&c.query, &c.context_label);
-            if !seen.insert(key.clone()) {
-                continue;
+            if seen.insert(label(&c.query, &c.context_label)) {
+                universe_cases.push(c);
             }
-            count += 1;
-            let (a, b) = (decide(old, &c.query), decide(new, &c.query));
-            if a.allowed != b.allowed {
-                changes.push(Change {
-                    request: key,
-                    old: a.word().into(),
-                    new: b.word().into(),
-                    old_reasons: if a.errors.is_empty() {
-                        a.reasons
-                    } else {
-                        a.errors
-                    },
-                    new_reasons: if b.errors.is_empty() {
-                        b.reasons
-                    } else {
-                        b.errors
-                    },
-                });
-            }
+        }
+    }
+    count += universe_cases.len();
+    let before = universe::decide_all(&old.pack.engine, &old.data.entities, &universe_cases);
+    let after = universe::decide_all(&new.pack.engine, &new.data.entities, &universe_cases);
+    for ((c, a), b) in universe_cases.iter().zip(before).zip(after) {
+        if a.allowed != b.allowed {
+            changes.push(Change {
+                request: label(&c.query, &c.context_label),
+                old: a.word().into(),
+                new: b.word().into(),
+                old_reasons: if a.errors.is_empty() {
+                    a.reasons
+                } else {
+                    a.errors
+                },
+                new_reasons: if b.errors.is_empty() {
+                    b.reasons
+                } else {
+                    b.errors
+                },
+            });
         }
     }
     if !scenarios.is_empty() {

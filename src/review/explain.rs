@@ -161,12 +161,12 @@ pub fn render(ex: &Explanation) -> String {
         }
     };
     section(&mut out, "Determined by:", &ex.determining, true);
-    section(
-        &mut out,
-        "Overridden (satisfied, but a forbid wins):",
-        &ex.overridden,
-        false,
-    );
+    let overridden_title = if d.reasons.is_empty() && !d.errors.is_empty() {
+        "Overridden (satisfied, but an evaluation error makes the decision fail closed):"
+    } else {
+        "Overridden (satisfied, but a forbid wins):"
+    };
+    section(&mut out, overridden_title, &ex.overridden, false);
     section(
         &mut out,
         "Errors (a policy that errors makes the decision a deny, P5):",

@@ -38,26 +38,20 @@ pub struct Cell {
 
 /// Computes the cells, in a stable order.
 pub fn cells(snap: &Snapshot, sel: &Selection) -> Vec<Cell> {
-    let engine = &snap.pack.engine;
-    universe::cases(&snap.pack.schema, &snap.data.entities)
+    let cases: Vec<Case> = universe::cases_where(
+        &snap.pack.schema,
+        &snap.data.entities,
+        |action, _, rtype| {
+            (sel.actions.is_empty() || sel.actions.iter().any(|a| a == action))
+                && (sel.resource_types.is_empty() || sel.resource_types.iter().any(|t| t == rtype))
+        },
+        |p| sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string()),
+    );
+    let decisions = universe::decide_all(&snap.pack.engine, &snap.data.entities, &cases);
+    cases
         .into_iter()
-        .filter(|c: &Case| {
-            let q = &c.query;
-            (sel.principals.is_empty()
-                || sel
-                    .principals
-                    .iter()
-                    .any(|p| p.trim() == q.principal.to_string()))
-                && (sel.actions.is_empty()
-                    || sel.actions.iter().any(|a| a == q.action.id().unescaped()))
-                && (sel.resource_types.is_empty()
-                    || sel
-                        .resource_types
-                        .iter()
-                        .any(|t| *t == q.resource.type_name().to_string()))
-        })
-        .map(|c| {
-            let d = engine.decide(&c.query, &snap.data.entities);
+        .zip(decisions)
+        .map(|(c, d)| {
             let action = c.query.action.id().unescaped().to_string();
             Cell {
                 principal: c.query.principal.to_string(),

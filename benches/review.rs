@@ -1,0 +1,73 @@
+//! Matrix and diff times: `cargo bench --bench review`.
+//!
+//! Prints the wall time of the permission matrix and of a diff between the
+//! shipped pack and a copy with one forbid removed, on the demo workspace and
+//! on a generated workspace of 1,000 users and 100 projects (matrix of the
+//! Project columns, and of everything).
+
+use std::time::Instant;
+
+use teamgate::bundle::EntityData;
+use teamgate::review::{diff, matrix};
+use teamgate::{synth, BundlePaths, Snapshot};
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let paths = BundlePaths::new(&root);
+    let demo = teamgate::load(&paths).expect("bundle");
+    let t = Instant::now();
+    let cells = matrix::cells(&demo, &matrix::Selection::default());
+    println!(
+        "matrix, demo workspace: {} cells in {:.2} s",
+        cells.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let d = diff::compare(
+        &demo,
+        &paths,
+        &demo,
+        &paths,
+        &[root.join("tests/scenarios")],
+    );
+    println!(
+        "diff, demo workspace (+ scenarios): {} requests in {:.2} s",
+        d.requests,
+        t.elapsed().as_secs_f64()
+    );
+
+    let (json, _) = synth::workspace_with(1000, 100, 7);
+    let data = EntityData::from_json(json, &demo.pack, "synth").expect("generated");
+    let big = Snapshot::new(demo.pack.clone(), std::sync::Arc::new(data));
+    let sel = matrix::Selection {
+        resource_types: vec!["Project".into()],
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let cells = matrix::cells(&big, &sel);
+    println!(
+        "matrix, 1,000 users x 100 projects, Project columns: {} cells in {:.2} s",
+        cells.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let sel = matrix::Selection {
+        resource_types: vec!["Project".into(), "Workspace".into()],
+        actions: vec![
+            "viewProject".into(),
+            "editProjectDetails".into(),
+            "deleteProject".into(),
+            "createProject".into(),
+        ],
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let cells = matrix::cells(&big, &sel);
+    println!(
+        "matrix, 1,000 users x 100 projects, 4 actions: {} cells in {:.2} s",
+        cells.len(),
+        t.elapsed().as_secs_f64()
+    );
+}
