@@ -153,6 +153,18 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Byte offset of a 1-based line and column (as serde_json reports them).
+pub fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let mut off = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        if n + 1 == line {
+            return off + column.saturating_sub(1).min(l.len());
+        }
+        off += l.len();
+    }
+    text.len()
+}
+
 /// 1-based line and column (in characters) of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -169,7 +169,7 @@ fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -
         let value: Value = match serde_json::from_str(&f.text) {
             Ok(v) => v,
             Err(e) => {
-                let offset = offset_of(&f.text, e.line(), e.column());
+                let offset = crate::problem::offset_of(&f.text, e.line(), e.column());
                 problems.push(Problem::at_offset(
                     &rel,
                     &f.text,
@@ -200,18 +200,6 @@ fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -
         }
     }
     out
-}
-
-/// Byte offset of a 1-based line and column.
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let mut off = 0;
-    for (n, l) in text.split_inclusive('\n').enumerate() {
-        if n + 1 == line {
-            return off + column.saturating_sub(1).min(l.len());
-        }
-        off += l.len();
-    }
-    text.len()
 }
 
 /// Byte offsets where the elements of a top-level JSON array start.

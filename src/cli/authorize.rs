@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use super::query_args::QueryArgs;
-use super::{BundleArg, Format, EXIT_BAD_INPUT, EXIT_DENY};
+use super::{BundleArg, Format, EXIT_DENY};
 use crate::{Decision, PolicyPack, Query};
 
 /// Arguments of `authorize`.
@@ -22,29 +22,12 @@ pub struct Args {
 
 /// Runs `authorize`.
 pub fn run(args: Args) -> ExitCode {
-    let query = match args.query.query() {
-        Ok(q) => q,
-        Err(p) => {
-            eprintln!("error: {p}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let snap = match args.bundle.load() {
-        Ok(s) => s,
+    let prepared = match args.query.prepare(&args.bundle) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let extra = match args.query.entities(&snap, &args.bundle.paths()) {
-        Ok(e) => e,
-        Err(e) => {
-            super::print_load_errors(&e);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let entities = extra
-        .as_ref()
-        .map(|d| &d.entities)
-        .unwrap_or(&snap.data.entities);
-    let decision = snap.pack.engine.decide(&query, entities);
+    let (query, snap) = (&prepared.query, &prepared.snap);
+    let decision = snap.pack.engine.decide(query, prepared.entities());
     match args.format {
         Format::Json => println!(
             "{}",
@@ -57,7 +40,7 @@ pub fn run(args: Args) -> ExitCode {
         ),
         Format::Text => print!(
             "{}",
-            render_text(&query, &decision, &snap.pack, &snap.version)
+            render_text(query, &decision, &snap.pack, &snap.version)
         ),
     }
     if decision.allowed {

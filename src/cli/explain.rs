@@ -20,25 +20,12 @@ pub struct Args {
 
 /// Runs `explain`.
 pub fn run(args: Args) -> ExitCode {
-    let query = match args.query.query() {
-        Ok(q) => q,
-        Err(p) => {
-            eprintln!("error: {p}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let snap = match args.bundle.load() {
-        Ok(s) => s,
+    let prepared = match args.query.prepare(&args.bundle) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let extra = match args.query.entities(&snap, &args.bundle.paths()) {
-        Ok(e) => e,
-        Err(e) => {
-            super::print_load_errors(&e);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let ex = explain::explain(&snap, &query, extra.as_ref().map(|d| &d.entities));
+    let (query, snap) = (&prepared.query, &prepared.snap);
+    let ex = explain::explain(snap, query, Some(prepared.entities()));
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&ex) {
             Ok(s) => println!("{s}"),

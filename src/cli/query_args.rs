@@ -47,7 +47,43 @@ pub fn parse_action(text: &str) -> Result<EntityUid, Problem> {
     }
 }
 
+/// A parsed request with the snapshot and entities to decide it against.
+pub struct Prepared {
+    /// The request.
+    pub query: Query,
+    /// The loaded bundle.
+    pub snap: Snapshot,
+    /// Fixtures with `--entities` merged over them, when any were given.
+    pub extra: Option<EntityData>,
+}
+
+impl Prepared {
+    /// The entities to decide against.
+    pub fn entities(&self) -> &cedar_policy::Entities {
+        self.extra
+            .as_ref()
+            .map(|d| &d.entities)
+            .unwrap_or(&self.snap.data.entities)
+    }
+}
+
 impl QueryArgs {
+    /// Parses the request, loads the bundle and merges `--entities`; prints
+    /// what is wrong and returns the exit code on bad input.
+    pub fn prepare(&self, bundle: &super::BundleArg) -> Result<Prepared, std::process::ExitCode> {
+        let bad = || std::process::ExitCode::from(super::EXIT_BAD_INPUT);
+        let query = self.query().map_err(|p| {
+            eprintln!("error: {p}");
+            bad()
+        })?;
+        let snap = bundle.load()?;
+        let extra = self.entities(&snap, &bundle.paths()).map_err(|e| {
+            super::print_load_errors(&e);
+            bad()
+        })?;
+        Ok(Prepared { query, snap, extra })
+    }
+
     /// The query these flags describe.
     pub fn query(&self) -> Result<Query, Problem> {
         let context = match &self.context {

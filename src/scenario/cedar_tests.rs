@@ -46,7 +46,7 @@ pub fn run_file(path: &Path, text: &str, snap: &Snapshot) -> FileReport {
         Err(e) => {
             let at = e.path().to_string();
             let inner = e.into_inner();
-            let offset = offset_of(text, inner.line(), inner.column());
+            let offset = crate::problem::offset_of(text, inner.line(), inner.column());
             return FileReport {
                 path: path.display().to_string(),
                 topic: String::new(),
@@ -181,15 +181,4 @@ fn run_case(dir: &Path, path: &Path, i: usize, case: TestCase, snap: &Snapshot) 
         failures,
     });
     report
-}
-
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let mut off = 0;
-    for (n, l) in text.split_inclusive('\n').enumerate() {
-        if n + 1 == line {
-            return off + column.saturating_sub(1).min(l.len());
-        }
-        off += l.len();
-    }
-    text.len()
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sidecar load run: server pinned to core 0 (one worker thread), wrk pinned to
+# core 1, on loopback, single and batch requests at concurrency 1, 8 and 32.
+# Usage: bash bench/load.sh [BUNDLE]   (needs wrk: apt-get install wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bundle=${1:-.}
+cargo build --release --quiet
+taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch > /tmp/teamgate-load.out 2>/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 50); do grep -q listening /tmp/teamgate-load.out 2>/dev/null && break; sleep 0.1; done
+for script in single batch; do
+  for c in 1 8 32; do
+    out=$(taskset -c 1 wrk -t1 -c$c -d10s --latency -s bench/$script.lua http://127.0.0.1:8187)
+    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+    errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
+    per=$([ $script = batch ] && echo 8 || echo 1)
+    echo "$script c=$c: $rps req/s ($(awk -v r="$rps" -v p="$per" 'BEGIN{printf "%.0f", r*p}') decisions/s), p50 $p50, p99 $p99 $errors"
+  done
+done
