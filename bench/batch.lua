@@ -11,5 +11,6 @@ local items = {
   '{"principal":"User::\\"alice\\"","action":"Action::\\"viewTask\\"","resource":"Task::\\"alice-notes\\""}',
 }
 wrk.method = "POST"
+wrk.path = "/v1/batch_is_authorized"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"requests":[' .. table.concat(items, ",") .. ']}'

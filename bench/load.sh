@@ -17,6 +17,7 @@ for script in single batch; do
     p50=$(echo "$out" | awk '$1=="50%" {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')
     errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
+    if [ -n "$errors" ]; then echo "$script c=$c: FAILED: $errors" >&2; exit 1; fi
     per=$([ $script = batch ] && echo 8 || echo 1)
     echo "$script c=$c: $rps req/s ($(awk -v r="$rps" -v p="$per" 'BEGIN{printf "%.0f", r*p}') decisions/s), p50 $p50, p99 $p99 $errors"
   done

@@ -186,11 +186,9 @@ fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -
             );
             continue;
         };
-        let starts = element_offsets(&f.text);
+        let lines = line_numbers(&f.text, &element_offsets(&f.text));
         for (i, value) in items.into_iter().enumerate() {
-            let line = starts
-                .get(i)
-                .map(|off| crate::problem::line_col(&f.text, *off).0);
+            let line = lines.get(i).copied();
             out.push(Located {
                 value,
                 file: rel.display().to_string(),
@@ -200,6 +198,22 @@ fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -
         }
     }
     out
+}
+
+/// 1-based line of each of `offsets` (ascending), in one pass over the text:
+/// counting from the start for every entity was quadratic in the file size.
+fn line_numbers(text: &str, offsets: &[usize]) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let (mut line, mut pos) = (1, 0);
+    offsets
+        .iter()
+        .map(|&off| {
+            let off = off.min(bytes.len()).max(pos);
+            line += bytes[pos..off].iter().filter(|b| **b == b'\n').count();
+            pos = off;
+            line
+        })
+        .collect()
 }
 
 /// Byte offsets where the elements of a top-level JSON array start.
@@ -278,6 +292,7 @@ mod tests {
         let text = "[\n {\"a\": \"],{\\\"\",\n  \"b\": [1, {\"c\": 2}]},\n {\"d\": 3}\n]";
         let offs = element_offsets(text);
         assert_eq!(offs.len(), 2);
+        assert_eq!(line_numbers(text, &offs), vec![2, 4]);
         assert_eq!(crate::problem::line_col(text, offs[0]).0, 2);
         assert_eq!(crate::problem::line_col(text, offs[1]).0, 4);
     }
