@@ -290,9 +290,9 @@ impl Engine {
 
     /// Decides `query` against `entities`, failing closed.
     pub fn decide(&self, query: &Query, entities: &Entities) -> Decision {
-        match self.evaluate(query, entities, Strategy::Sliced) {
-            Ok(response) => Self::fail_closed(&response),
-            Err(why) => Decision::deny_because(why),
+        match self.request(query, entities) {
+            Ok(request) => self.decide_request(&request, entities),
+            Err(why) => Decision::deny_because(why.message),
         }
     }
 

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::Path;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Report};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use serde::Serialize;
 
 /// One error found while loading a bundle or reading a request.
@@ -177,15 +177,4 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .unwrap_or(0)
         + 1;
     (line, col)
-}
-
-/// Renders a report as plain text (no colours), as a terminal or log shows it.
-pub fn render(report: &Report) -> String {
-    let mut out = String::new();
-    let handler =
-        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
-    if handler.render_report(&mut out, report.as_ref()).is_err() {
-        out = format!("{report:?}");
-    }
-    out
 }

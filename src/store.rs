@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::bundle::{self, BundlePaths, EntityData, LoadErrors, PolicyPack, SourceFile};
+use crate::bundle::{self, BundlePaths, EntityData, LoadErrors, PackSources, PolicyPack};
 use crate::{Problem, Snapshot};
 
 /// What a reload did.
@@ -205,40 +205,27 @@ impl Store {
     }
 
     fn build(&self, old: &Snapshot) -> Result<Option<Rebuilt>, Vec<Problem>> {
+        // Every file is read once: hashed to see what changed, then built from.
         let mut problems = Vec::new();
-        let pack_hash = {
-            let mut files: Vec<SourceFile> =
-                bundle::read_dir_files(&self.paths.schemas, "cedarschema", &mut problems);
-            files.extend(bundle::read_dir_files(
-                &self.paths.policies,
-                "cedar",
-                &mut problems,
-            ));
-            bundle::hash_sources(&files, &self.paths.root)
-        };
-        let data_hash = {
-            let files = bundle::read_dir_files(&self.paths.fixtures, "json", &mut problems);
-            bundle::hash_sources(&files, &self.paths.root)
-        };
-        // The lock file is not a policy file; hash it into the pack's identity.
-        let lock =
-            std::fs::read(self.paths.policies.join(bundle::SYSTEM_ROLES_LOCK)).unwrap_or_default();
+        let sources = PackSources::read(&self.paths, &mut problems);
+        let fixtures = bundle::read_dir_files(&self.paths.fixtures, "json", &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
-        let pack_changed = pack_hash != old.pack.content_hash || lock != old.pack.lock_bytes;
-        let data_changed = data_hash != old.data.content_hash;
+        let pack_changed = sources.hash(&self.paths.root) != old.pack.content_hash;
+        let data_changed =
+            bundle::hash_sources(&fixtures, &self.paths.root) != old.data.content_hash;
         if !pack_changed && !data_changed {
             return Ok(None);
         }
         let pack = if pack_changed {
-            Arc::new(PolicyPack::load(&self.paths).map_err(|e| e.0)?)
+            Arc::new(PolicyPack::from_sources(&self.paths, sources).map_err(|e| e.0)?)
         } else {
             old.pack.clone()
         };
         let reload_entities = data_changed || pack.schema_hash != old.pack.schema_hash;
         let data = if reload_entities {
-            Arc::new(EntityData::load(&self.paths, &pack).map_err(|e| e.0)?)
+            Arc::new(EntityData::from_files(&self.paths, &fixtures, &pack).map_err(|e| e.0)?)
         } else {
             let problems = old.data.roles.check(&pack);
             if !problems.is_empty() {

@@ -29,17 +29,30 @@ impl EntityData {
     pub fn load(paths: &BundlePaths, pack: &PolicyPack) -> Result<EntityData, LoadErrors> {
         let mut problems = Vec::new();
         let files = read_dir_files(&paths.fixtures, "json", &mut problems);
-        if files.is_empty() && problems.is_empty() {
+        if !problems.is_empty() {
+            return Err(LoadErrors(problems));
+        }
+        Self::from_files(paths, &files, pack)
+    }
+
+    /// Parses and checks entity files already read.
+    pub fn from_files(
+        paths: &BundlePaths,
+        files: &[SourceFile],
+        pack: &PolicyPack,
+    ) -> Result<EntityData, LoadErrors> {
+        let mut problems = Vec::new();
+        if files.is_empty() {
             problems.push(Problem::in_file(
                 &paths.fixtures,
                 "no *.json entity file in the fixtures directory",
             ));
         }
-        let located = parse_files(&files, &paths.root, &mut problems);
+        let located = parse_files(files, &paths.root, &mut problems);
         if !problems.is_empty() {
             return Err(LoadErrors(problems));
         }
-        let content_hash = hash_sources(&files, &paths.root);
+        let content_hash = hash_sources(files, &paths.root);
         Self::from_located(located, pack, content_hash)
     }
 

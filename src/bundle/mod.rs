@@ -19,7 +19,7 @@ use std::time::SystemTime;
 pub(crate) use entities::error_chain;
 pub use entities::{merge_entity_json, read_fixture_json, EntityData};
 pub use errors::LoadErrors;
-pub use pack::{PolicyInfo, PolicyPack, SYSTEM_ROLES_LOCK};
+pub use pack::{PackSources, PolicyInfo, PolicyPack, SYSTEM_ROLES_LOCK};
 pub use source::{read_dir_files, SourceFile};
 
 use sha2::{Digest, Sha256};

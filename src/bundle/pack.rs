@@ -53,7 +53,7 @@ pub struct PolicyPack {
     pub index: BTreeMap<String, PolicyInfo>,
     /// Decides requests against these policies.
     pub engine: Engine,
-    /// Hash of the schema and policy files.
+    /// Hash of the schema, policy and lock files.
     pub content_hash: String,
     /// Hash of the schema files alone: entity data stays valid while it holds.
     pub schema_hash: String,
@@ -65,25 +65,71 @@ pub struct PolicyPack {
     pub project_role_files: BTreeSet<String>,
     /// Role ids whose file is pinned in `system-roles.lock` (AW2).
     pub system_roles: BTreeSet<String>,
-    /// The lock file as read, so a reload notices when only it changed.
-    pub lock_bytes: Vec<u8>,
+}
+
+/// The files a policy pack is built from, read once: a reload hashes them to
+/// see whether anything changed and builds from the same text.
+#[derive(Debug, Clone)]
+pub struct PackSources {
+    /// `schemas/*.cedarschema`.
+    pub schemas: Vec<SourceFile>,
+    /// `policies/**/*.cedar`.
+    pub policies: Vec<SourceFile>,
+    /// `policies/system-roles.lock`, if present.
+    pub lock: Option<SourceFile>,
+}
+
+impl PackSources {
+    /// Reads the schema, policy and lock files of a bundle.
+    pub fn read(paths: &BundlePaths, problems: &mut Vec<Problem>) -> PackSources {
+        let lock_path = paths.policies.join(SYSTEM_ROLES_LOCK);
+        PackSources {
+            schemas: read_dir_files(&paths.schemas, "cedarschema", problems),
+            policies: read_dir_files(&paths.policies, "cedar", problems),
+            lock: std::fs::read_to_string(&lock_path)
+                .ok()
+                .map(|text| SourceFile {
+                    path: lock_path,
+                    text,
+                }),
+        }
+    }
+
+    /// Content hash of every file, the lock included (the pack's version).
+    pub fn hash(&self, root: &Path) -> String {
+        let mut all = self.schemas.clone();
+        all.extend(self.policies.iter().cloned());
+        all.extend(self.lock.iter().cloned());
+        hash_sources(&all, root)
+    }
 }
 
 impl PolicyPack {
     /// Reads, parses and validates `schemas/` and `policies/` of a bundle.
     pub fn load(paths: &BundlePaths) -> Result<PolicyPack, LoadErrors> {
         let mut problems = Vec::new();
-        let schema_files = read_dir_files(&paths.schemas, "cedarschema", &mut problems);
-        let policy_files = read_dir_files(&paths.policies, "cedar", &mut problems);
-        if schema_files.is_empty() && problems.is_empty() {
+        let sources = PackSources::read(paths, &mut problems);
+        if !problems.is_empty() {
+            return Err(LoadErrors(problems));
+        }
+        Self::from_sources(paths, sources)
+    }
+
+    /// Parses and validates files already read.
+    pub fn from_sources(
+        paths: &BundlePaths,
+        sources: PackSources,
+    ) -> Result<PolicyPack, LoadErrors> {
+        let mut problems = Vec::new();
+        if sources.schemas.is_empty() {
             problems.push(Problem::in_file(
                 &paths.schemas,
                 "no *.cedarschema file in the schema directory",
             ));
         }
-        let schema = parse_schema(&schema_files, &paths.root, &mut problems);
-        let (policies, index) = parse_policies(&policy_files, &paths.root, &mut problems);
-        let system_roles = check_system_lock(paths, &mut problems);
+        let schema = parse_schema(&sources.schemas, &paths.root, &mut problems);
+        let (policies, index) = parse_policies(&sources.policies, &paths.root, &mut problems);
+        let system_roles = check_system_lock(paths, sources.lock.as_ref(), &mut problems);
         let Some(schema) = schema else {
             return Err(LoadErrors(problems));
         };
@@ -91,7 +137,7 @@ impl PolicyPack {
         validate(
             &schema,
             &policies,
-            &policy_files,
+            &sources.policies,
             &index,
             &paths.root,
             &mut problems,
@@ -101,24 +147,17 @@ impl PolicyPack {
             return Err(LoadErrors(problems));
         }
         let engine = Engine::new(&schema, &policies).map_err(|e| LoadErrors(vec![e]))?;
-        let schema_hash = hash_sources(&schema_files, &paths.root);
-        let mut all = schema_files.clone();
-        all.extend(policy_files.iter().cloned());
-        let content_hash = hash_sources(&all, &paths.root);
-        let role_files = ids_under(&policy_files, &paths.policies.join("roles"));
-        let project_role_files = ids_under(&policy_files, &paths.policies.join("project-roles"));
         Ok(PolicyPack {
+            content_hash: sources.hash(&paths.root),
+            schema_hash: hash_sources(&sources.schemas, &paths.root),
+            role_files: ids_under(&sources.policies, &paths.policies.join("roles")),
+            project_role_files: ids_under(&sources.policies, &paths.policies.join("project-roles")),
             schema,
             policies,
             index,
             engine,
-            content_hash,
-            schema_hash,
             warnings,
-            role_files,
-            project_role_files,
             system_roles,
-            lock_bytes: std::fs::read(paths.policies.join(SYSTEM_ROLES_LOCK)).unwrap_or_default(),
         })
     }
 
@@ -280,15 +319,22 @@ fn validate(
 /// Checks `policies/system-roles.lock`: each line `<sha256>  <path>` pins a
 /// policy file of a system role (AW2: admin and guest are fixed). Returns the
 /// role ids pinned.
-fn check_system_lock(paths: &BundlePaths, problems: &mut Vec<Problem>) -> BTreeSet<String> {
-    let lock_path = paths.policies.join(SYSTEM_ROLES_LOCK);
+fn check_system_lock(
+    paths: &BundlePaths,
+    lock: Option<&SourceFile>,
+    problems: &mut Vec<Problem>,
+) -> BTreeSet<String> {
     let mut roles = BTreeSet::new();
-    let Ok(text) = std::fs::read_to_string(&lock_path) else {
+    let Some(SourceFile {
+        path: lock_path,
+        text,
+    }) = lock
+    else {
         return roles;
     };
     let rel_lock = lock_path
         .strip_prefix(&paths.root)
-        .unwrap_or(&lock_path)
+        .unwrap_or(lock_path)
         .to_path_buf();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -302,7 +348,7 @@ fn check_system_lock(paths: &BundlePaths, problems: &mut Vec<Problem>) -> BTreeS
         let (Some(hash), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
             problems.push(Problem::at_offset(
                 &rel_lock,
-                &text,
+                text,
                 here,
                 "expected `<sha256>  <path>`",
             ));
@@ -319,7 +365,7 @@ fn check_system_lock(paths: &BundlePaths, problems: &mut Vec<Problem>) -> BTreeS
                 if actual != hash {
                     problems.push(Problem::at_offset(
                         &rel_lock,
-                        &text,
+                        text,
                         here,
                         format!(
                             "{file} is a system role's policy file and is fixed (AW2), but it changed: \
@@ -331,7 +377,7 @@ fn check_system_lock(paths: &BundlePaths, problems: &mut Vec<Problem>) -> BTreeS
             }
             Err(e) => problems.push(Problem::at_offset(
                 &rel_lock,
-                &text,
+                text,
                 here,
                 format!("{file}: cannot read the pinned system role file: {e}"),
             )),

@@ -4,25 +4,16 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::query_args::QueryArgs;
-use super::{BundleArg, Format, EXIT_DENY};
+use super::query_args::RequestArgs;
+use super::{Format, EXIT_DENY};
 use crate::{Decision, PolicyPack, Query};
 
-/// Arguments of `authorize`.
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    query: QueryArgs,
-    #[command(flatten)]
-    bundle: BundleArg,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-}
+/// Arguments of `authorize`: the request flags shared with `explain`.
+pub type Args = RequestArgs;
 
 /// Runs `authorize`.
 pub fn run(args: Args) -> ExitCode {
-    let prepared = match args.query.prepare(&args.bundle) {
+    let prepared = match args.prepare() {
         Ok(p) => p,
         Err(code) => return code,
     };

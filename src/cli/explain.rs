@@ -2,25 +2,16 @@
 
 use std::process::ExitCode;
 
-use super::query_args::QueryArgs;
-use super::{BundleArg, Format, EXIT_BAD_INPUT, EXIT_DENY};
+use super::query_args::RequestArgs;
+use super::{Format, EXIT_BAD_INPUT, EXIT_DENY};
 use crate::review::explain;
 
-/// Arguments of `explain` (the same request flags as `authorize`).
-#[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    query: QueryArgs,
-    #[command(flatten)]
-    bundle: BundleArg,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
-}
+/// Arguments of `explain`: the request flags shared with `authorize`.
+pub type Args = RequestArgs;
 
 /// Runs `explain`.
 pub fn run(args: Args) -> ExitCode {
-    let prepared = match args.query.prepare(&args.bundle) {
+    let prepared = match args.prepare() {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -47,6 +47,25 @@ pub fn parse_action(text: &str) -> Result<EntityUid, Problem> {
     }
 }
 
+/// The arguments of `authorize` and `explain`: a request, the bundle, a format.
+#[derive(clap::Args, Debug)]
+pub struct RequestArgs {
+    #[command(flatten)]
+    query: QueryArgs,
+    #[command(flatten)]
+    bundle: super::BundleArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: super::Format,
+}
+
+impl RequestArgs {
+    /// Parses the request, loads the bundle and merges `--entities`.
+    pub fn prepare(&self) -> Result<Prepared, std::process::ExitCode> {
+        self.query.prepare(&self.bundle)
+    }
+}
+
 /// A parsed request with the snapshot and entities to decide it against.
 pub struct Prepared {
     /// The request.
