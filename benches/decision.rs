@@ -5,14 +5,14 @@
 //!   a fixed mix of allow and deny requests, on the demo workspace and on
 //!   generated workspaces of 100, 10,000 and 100,000 users, evaluating only the
 //!   policy slice of the request (`sliced`) or the whole set (`whole`);
-//! - `load/policies`: parse and strictly validate schema + policies, build the engine;
+//! - `load/bundle-demo`: read, parse and strictly validate the shipped bundle;
 //! - `load/entities/<n>`: integrity-check and parse the entity data of a workspace.
 //!
 //! Set `TEAMGATE_BENCH_SIZES=100,10000` to skip the largest workspace.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use teamgate::bundle::{EntityData, PolicyPack};
-use teamgate::{synth, universe, BundlePaths, Query, Strategy};
+use teamgate::review::universe;
+use teamgate::{testkit, Bundle, Overlay, Query, Snapshot, Strategy};
 
 fn sizes() -> Vec<usize> {
     std::env::var("TEAMGATE_BENCH_SIZES")
@@ -21,66 +21,74 @@ fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| vec![100, 10_000, 100_000])
 }
 
-fn pack() -> PolicyPack {
-    PolicyPack::load(&BundlePaths::new(env!("CARGO_MANIFEST_DIR"))).expect("shipped bundle")
+fn shipped() -> Snapshot {
+    Bundle::new(env!("CARGO_MANIFEST_DIR"))
+        .load()
+        .expect("shipped bundle")
 }
 
 fn bench_decisions(
     c: &mut Criterion,
     name: &str,
-    pack: &PolicyPack,
-    entities: &cedar_policy::Entities,
+    snap: &Snapshot,
+    overlay: Option<&Overlay>,
     queries: &[Query],
 ) {
     let mut group = c.benchmark_group(format!("decision/{name}"));
-    for (label, strategy) in [("sliced", Strategy::Sliced), ("whole", Strategy::WholeSet)] {
-        let mut i = 0usize;
-        group.bench_function(label, |b| {
-            b.iter(|| {
-                let q = &queries[i % queries.len()];
-                i += 1;
-                let r = pack.engine.evaluate(q, entities, strategy);
-                match r {
-                    Ok(resp) => teamgate::Engine::fail_closed(&resp).allowed,
-                    Err(_) => false,
-                }
-            })
-        });
-    }
+    let mut i = 0usize;
+    group.bench_function("sliced", |b| {
+        b.iter(|| {
+            let q = &queries[i % queries.len()];
+            i += 1;
+            snap.decide(q, overlay).is_allowed()
+        })
+    });
+    group.bench_function("whole", |b| {
+        b.iter(|| {
+            let q = &queries[i % queries.len()];
+            i += 1;
+            snap.evaluate(q, overlay, Strategy::WholeSet).is_ok()
+        })
+    });
     group.finish();
 }
 
 fn decisions(c: &mut Criterion) {
-    let pack = pack();
-    let snap = teamgate::load(&BundlePaths::new(env!("CARGO_MANIFEST_DIR"))).expect("bundle");
-    let demo: Vec<Query> = universe::cases(&pack.schema, &snap.data.entities)
+    let snap = shipped();
+    let demo: Vec<Query> = universe::cases(&snap, None)
         .into_iter()
         .step_by(7)
         .map(|c| c.query)
         .collect();
-    bench_decisions(c, "demo", &pack, &snap.data.entities, &demo);
+    bench_decisions(c, "demo", &snap, None, &demo);
     for n in sizes() {
-        let (json, ids) = synth::workspace(n, 42);
-        let data = EntityData::from_json(json, &pack, "synth").expect("generated workspace");
-        let queries = synth::requests(&ids, 1000, 42);
-        bench_decisions(c, &format!("users-{n}"), &pack, &data.entities, &queries);
+        let (json, ids) = testkit::workspace(n, 42);
+        let data = Overlay::instead_of_stored("synth")
+            .upsert(json)
+            .build(&snap)
+            .expect("generated workspace");
+        let queries = testkit::requests(&ids, 1000, 42);
+        bench_decisions(c, &format!("users-{n}"), &snap, Some(&data), &queries);
     }
 }
 
 fn loads(c: &mut Criterion) {
-    let paths = BundlePaths::new(env!("CARGO_MANIFEST_DIR"));
+    let bundle = Bundle::new(env!("CARGO_MANIFEST_DIR"));
     let mut group = c.benchmark_group("load");
     group.sample_size(10);
-    group.bench_function("policies", |b| {
-        b.iter(|| PolicyPack::load(&paths).expect("pack"))
-    });
-    let pack = pack();
+    group.bench_function("bundle-demo", |b| b.iter(|| bundle.load().expect("bundle")));
+    let snap = shipped();
     for n in sizes() {
-        let (json, _) = synth::workspace(n, 42);
+        let (json, _) = testkit::workspace(n, 42);
         group.bench_function(format!("entities/{n}"), |b| {
             b.iter_batched(
                 || json.clone(),
-                |j| EntityData::from_json(j, &pack, "synth").expect("entities"),
+                |j| {
+                    Overlay::instead_of_stored("synth")
+                        .upsert(j)
+                        .build(&snap)
+                        .expect("entities")
+                },
                 BatchSize::LargeInput,
             )
         });

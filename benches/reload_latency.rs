@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use teamgate::watch::{Watcher, DEFAULT_DEBOUNCE};
-use teamgate::{BundlePaths, Query, Store};
+use teamgate::store::DEFAULT_DEBOUNCE;
+use teamgate::{Bundle, Query, Store};
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).expect("mkdir");
@@ -33,19 +32,10 @@ fn main() {
             &dir.path().join(sub),
         );
     }
-    let paths = BundlePaths::new(dir.path());
-    let store = Arc::new(Store::open(paths.clone()).expect("bundle"));
-    let s = store.clone();
-    let _w = Watcher::start(paths, DEFAULT_DEBOUNCE, move || {
-        s.reload();
-    })
-    .expect("watcher");
-    let q = Query {
-        principal: r#"User::"carol""#.parse().expect("uid"),
-        action: r#"Action::"createProject""#.parse().expect("uid"),
-        resource: r#"Workspace::"acme""#.parse().expect("uid"),
-        context: json!({}),
-    };
+    let store = Arc::new(Store::open(Bundle::new(dir.path())).expect("bundle"));
+    let _w = store.watch().expect("watcher");
+    let q =
+        Query::parse(r#"User::"carol""#, "createProject", r#"Workspace::"acme""#).expect("query");
     let file = dir.path().join("policies/rules/probe.cedar");
     let mut times = Vec::new();
     for i in 0..50 {
@@ -60,7 +50,7 @@ fn main() {
         std::fs::write(&file, text).expect("write");
         loop {
             let snap = store.snapshot();
-            if snap.pack.engine.decide(&q, &snap.data.entities).allowed == grant {
+            if snap.decide(&q, None).is_allowed() == grant {
                 break;
             }
             assert!(

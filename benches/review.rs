@@ -7,17 +7,16 @@
 
 use std::time::Instant;
 
-use teamgate::bundle::EntityData;
 use teamgate::review::{diff, matrix};
-use teamgate::{synth, BundlePaths, Snapshot};
+use teamgate::{testkit, Bundle};
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let paths = BundlePaths::new(&root);
-    let demo = teamgate::load(&paths).expect("bundle");
+    let bundle = Bundle::new(&root);
+    let demo = bundle.load().expect("bundle");
     let t = Instant::now();
     let cells = matrix::cells(&demo, &matrix::Selection::default());
     println!(
@@ -26,22 +25,19 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let d = diff::compare(
-        &demo,
-        &paths,
-        &demo,
-        &paths,
-        &[root.join("tests/scenarios")],
-    );
+    let d = diff::compare(&demo, &demo, &[root.join("tests/scenarios")]);
     println!(
         "diff, demo workspace (+ scenarios): {} requests in {:.2} s",
         d.requests,
         t.elapsed().as_secs_f64()
     );
 
-    let (json, _) = synth::workspace_with(1000, 100, 7);
-    let data = EntityData::from_json(json, &demo.pack, "synth").expect("generated");
-    let big = Snapshot::new(demo.pack.clone(), std::sync::Arc::new(data));
+    let (json, _) = testkit::workspace_with(1000, 100, 7);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = testkit::write_bundle(&bundle, dir.path(), &json)
+        .expect("write the generated bundle")
+        .load()
+        .expect("generated");
     let sel = matrix::Selection {
         resource_types: vec!["Project".into()],
         ..Default::default()

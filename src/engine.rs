@@ -19,102 +19,18 @@ use cedar_policy::{
     EntityUid, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response,
     Schema,
 };
-use serde::Serialize;
 
-use crate::Problem;
-
-/// One authorization question.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Query {
-    /// Who asks, e.g. `User::"erin"`.
-    pub principal: EntityUid,
-    /// What they want to do, e.g. `Action::"viewProject"`.
-    pub action: EntityUid,
-    /// On what, e.g. `Project::"website"`.
-    pub resource: EntityUid,
-    /// Context record as Cedar JSON (an object; `null` means `{}`).
-    pub context: serde_json::Value,
-}
+use crate::error::{Field, Problem, RequestError};
+use crate::query::{Decision, Query, Verdict};
 
 /// Which policies Cedar evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Strategy {
     /// Only the slice whose scope can match the request (the default).
     Sliced,
     /// Every policy of the set, as Cedar does by default (for comparison).
     WholeSet,
-}
-
-/// The answer to a [`Query`].
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Decision {
-    /// True only when Cedar allowed and nothing went wrong.
-    pub allowed: bool,
-    /// Determining policy ids, sorted: the satisfied permits of an allow, the
-    /// satisfied forbids of a deny (empty when no permit applied).
-    pub reasons: Vec<String>,
-    /// Why the request could not be evaluated cleanly, if it could not.
-    pub errors: Vec<String>,
-}
-
-impl Decision {
-    fn deny_because(error: String) -> Self {
-        Decision {
-            allowed: false,
-            reasons: Vec::new(),
-            errors: vec![error],
-        }
-    }
-
-    /// `"allow"` or `"deny"`.
-    pub fn word(&self) -> &'static str {
-        if self.allowed {
-            "allow"
-        } else {
-            "deny"
-        }
-    }
-}
-
-/// Why a query could not be put to Cedar. Every kind is a deny; a server
-/// answers the malformed ones (all but [`RequestErrorKind::UnknownEntity`])
-/// with a 400 naming the field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestError {
-    /// What was wrong.
-    pub kind: RequestErrorKind,
-    /// The request field at fault: `action`, `principal`, `resource`, `context`.
-    pub field: &'static str,
-    /// Says why.
-    pub message: String,
-}
-
-/// Kinds of [`RequestError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RequestErrorKind {
-    /// The action is not a requestable action of the schema.
-    UnknownAction,
-    /// The principal or resource type does not fit the action.
-    WrongType,
-    /// The principal or resource is not in the entity data.
-    UnknownEntity,
-    /// The context does not match the action's context type.
-    BadContext,
-}
-
-impl std::fmt::Display for RequestError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-fn req_err(kind: RequestErrorKind, field: &'static str, message: String) -> RequestError {
-    RequestError {
-        kind,
-        field,
-        message,
-    }
 }
 
 #[derive(Debug)]
@@ -132,8 +48,6 @@ pub struct Engine {
     slices: HashMap<EntityUid, Vec<Slice>>,
     authorizer: Authorizer,
 }
-
-const INVITE_EXTERNAL: &str = "inviteExternal";
 
 /// A copy of `p` for a slice, whose scope is already known to match: the
 /// action constraint and `is T` type constraints become unconstrained. Cedar
@@ -227,11 +141,6 @@ impl Engine {
         })
     }
 
-    /// The schema the engine checks requests against.
-    pub fn schema(&self) -> &Schema {
-        &self.schema
-    }
-
     /// Actions that can be requested (those with `appliesTo`), sorted.
     pub fn actions(&self) -> Vec<&EntityUid> {
         let mut v: Vec<&EntityUid> = self.slices.keys().collect();
@@ -288,39 +197,54 @@ impl Engine {
             .map(|s| &s.policies)
     }
 
-    /// Decides `query` against `entities`, failing closed.
-    pub fn decide(&self, query: &Query, entities: &Entities) -> Decision {
-        match self.request(query, entities) {
-            Ok(request) => self.decide_request(&request, entities),
-            Err(why) => Decision::deny_because(why.message),
-        }
-    }
-
     /// Turns Cedar's response into a decision: any error means deny.
     pub fn fail_closed(response: &Response) -> Decision {
-        let mut errors: Vec<String> = response
+        let errors: Vec<String> = response
             .diagnostics()
             .errors()
             .map(|e| e.to_string())
             .collect();
-        errors.sort();
-        let allowed = response.decision() == CedarDecision::Allow && errors.is_empty();
-        let reasons = if response.decision() == CedarDecision::Allow && !allowed {
+        let cedar_allowed = response.decision() == CedarDecision::Allow;
+        let allowed = cedar_allowed && errors.is_empty();
+        // A permit's reasons do not explain a deny forced by an error.
+        let reasons = if cedar_allowed && !allowed {
             Vec::new()
         } else {
-            let mut r: Vec<String> = response
+            response
                 .diagnostics()
                 .reason()
                 .map(|id| id.to_string())
-                .collect();
-            r.sort();
-            r
+                .collect()
         };
-        Decision {
-            allowed,
-            reasons,
-            errors,
-        }
+        let verdict = if allowed {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        Decision::new(verdict, reasons, errors)
+    }
+
+    /// Cedar's own decision, without the fail-closed override (as
+    /// `cedar run-tests` reports it).
+    pub fn as_cedar(response: &Response) -> Decision {
+        let verdict = if response.decision() == CedarDecision::Allow {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        };
+        Decision::new(
+            verdict,
+            response
+                .diagnostics()
+                .reason()
+                .map(|p| p.to_string())
+                .collect(),
+            response
+                .diagnostics()
+                .errors()
+                .map(|e| e.to_string())
+                .collect(),
+        )
     }
 
     /// Checks `query` and asks Cedar, with either strategy. `Err` says why the
@@ -330,109 +254,102 @@ impl Engine {
         query: &Query,
         entities: &Entities,
         strategy: Strategy,
-    ) -> Result<Response, String> {
-        let request = self.request(query, entities).map_err(|e| e.message)?;
+    ) -> Result<Response, RequestError> {
+        let request = self.request(query, entities)?;
         let policies = match strategy {
             Strategy::WholeSet => &self.whole,
             Strategy::Sliced => self
                 .slice(
-                    query.principal.type_name(),
-                    &query.action,
-                    query.resource.type_name(),
+                    query.principal().type_name(),
+                    query.action(),
+                    query.resource().type_name(),
                 )
-                .ok_or_else(|| {
-                    format!(
-                        "{} does not apply to a {} acting on a {}",
-                        query.action,
-                        query.principal.type_name(),
-                        query.resource.type_name()
-                    )
+                .ok_or_else(|| RequestError::WrongResourceType {
+                    action: query.action().to_string(),
+                    type_name: query.resource().type_name().to_string(),
                 })?,
         };
         Ok(self.authorizer.is_authorized(&request, policies, entities))
     }
 
     /// Builds the Cedar request: action known, entity types allowed for it,
-    /// entities present, context conforming to the schema.
+    /// entities present, context conforming to the schema. The context must
+    /// be a JSON object or `null`.
     pub fn request(&self, query: &Query, entities: &Entities) -> Result<Request, RequestError> {
-        use RequestErrorKind::*;
-        let Some(envs) = self.slices.get(&query.action) else {
-            return Err(req_err(
-                UnknownAction,
-                "action",
-                format!(
-                    "unknown action {}: not an action of the schema",
-                    query.action
-                ),
-            ));
+        for (field, uid) in [
+            (Field::Principal, query.principal()),
+            (Field::Resource, query.resource()),
+        ] {
+            if !self.schema.entity_types().any(|t| t == uid.type_name()) {
+                return Err(RequestError::UnknownType {
+                    field,
+                    type_name: uid.type_name().to_string(),
+                });
+            }
+        }
+        let action = query.action();
+        let Some(envs) = self.slices.get(action) else {
+            return Err(RequestError::UnknownAction {
+                action: action.to_string(),
+            });
         };
-        let (ptype, rtype) = (query.principal.type_name(), query.resource.type_name());
+        let (ptype, rtype) = (query.principal().type_name(), query.resource().type_name());
         if !envs.iter().any(|s| &s.principal == ptype) {
-            return Err(req_err(
-                WrongType,
-                "principal",
-                format!(
-                    "request does not match the schema: {} is not for a principal of type {ptype}",
-                    query.action
-                ),
-            ));
+            return Err(RequestError::WrongPrincipalType {
+                action: action.to_string(),
+                type_name: ptype.to_string(),
+            });
         }
         if !envs
             .iter()
             .any(|s| &s.principal == ptype && &s.resource == rtype)
         {
-            return Err(req_err(
-                WrongType,
-                "resource",
-                format!("request does not match the schema: {} does not apply to a resource of type {rtype}", query.action),
-            ));
+            return Err(RequestError::WrongResourceType {
+                action: action.to_string(),
+                type_name: rtype.to_string(),
+            });
         }
-        for (what, uid) in [
-            ("principal", &query.principal),
-            ("resource", &query.resource),
+        for (field, uid) in [
+            (Field::Principal, query.principal()),
+            (Field::Resource, query.resource()),
         ] {
             if entities.get(uid).is_none() {
-                return Err(req_err(
-                    UnknownEntity,
-                    what,
-                    format!("unknown {what} {uid}: no such entity in the entity data"),
-                ));
+                return Err(RequestError::UnknownEntity {
+                    field,
+                    uid: uid.to_string(),
+                });
             }
         }
-        let bad_context = |e: String| {
-            req_err(
-                BadContext,
-                "context",
-                format!(
-                    "context does not match the schema for {}: {e}",
-                    query.action
-                ),
-            )
+        let bad_context = |e: String| RequestError::BadContext {
+            message: format!("context does not match the schema for {action}: {e}"),
         };
-        let context_json = prepare_context(&query.action, &query.context)
-            .map_err(|e| req_err(BadContext, "context", e))?;
+        let context_json = match query.context() {
+            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+            v @ serde_json::Value::Object(_) => v.clone(),
+            other => {
+                return Err(RequestError::BadContext {
+                    message: format!("context must be a JSON object, not {}", json_kind(other)),
+                })
+            }
+        };
         // Parsing with the schema reads entity references and extension values
         // by their declared types; `validate` then checks the context against
         // the action's context type. The principal and resource types were
         // checked above, so the request itself needs no schema pass.
-        let context = Context::from_json_value(context_json, Some((&self.schema, &query.action)))
+        let context = Context::from_json_value(context_json, Some((&self.schema, action)))
             .map_err(|e| bad_context(e.to_string()))?;
         context
-            .validate(&self.schema, &query.action)
+            .validate(&self.schema, action)
             .map_err(|e| bad_context(e.to_string()))?;
         Request::new(
-            query.principal.clone(),
-            query.action.clone(),
-            query.resource.clone(),
+            query.principal().clone(),
+            action.clone(),
+            query.resource().clone(),
             context,
             None,
         )
-        .map_err(|e| {
-            req_err(
-                WrongType,
-                "action",
-                format!("request does not match the schema: {e}"),
-            )
+        .map_err(|e| RequestError::SchemaMismatch {
+            message: e.to_string(),
         })
     }
 
@@ -446,42 +363,13 @@ impl Engine {
             Some(policies) => {
                 Self::fail_closed(&self.authorizer.is_authorized(request, policies, entities))
             }
-            None => Decision::deny_because("request has no policy slice".into()),
+            None => Decision::deny_because("request has no policy slice"),
         }
     }
 }
 
-/// The context as Cedar sees it. `null` is `{}`. For `inviteExternal`,
-/// `inviteeDomain` is derived from `inviteeEmail` (Cedar has no string
-/// functions), replacing whatever the caller sent under that key.
-pub fn prepare_context(
-    action: &EntityUid,
-    context: &serde_json::Value,
-) -> Result<serde_json::Value, String> {
-    let mut ctx = match context {
-        serde_json::Value::Null => serde_json::Map::new(),
-        serde_json::Value::Object(m) => m.clone(),
-        other => {
-            return Err(format!(
-                "context must be a JSON object, not {}",
-                json_kind(other)
-            ))
-        }
-    };
-    if action.id().unescaped() == INVITE_EXTERNAL && action.type_name().to_string() == "Action" {
-        ctx.remove("inviteeDomain");
-        if let Some(serde_json::Value::String(email)) = ctx.get("inviteeEmail") {
-            if let Some((local, domain)) = email.trim().rsplit_once('@') {
-                if !local.is_empty() && !domain.is_empty() {
-                    ctx.insert("inviteeDomain".into(), domain.to_ascii_lowercase().into());
-                }
-            }
-        }
-    }
-    Ok(serde_json::Value::Object(ctx))
-}
-
-fn json_kind(v: &serde_json::Value) -> &'static str {
+/// How a JSON value is named in messages.
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",

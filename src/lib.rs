@@ -2,28 +2,54 @@
 //! tasks, time tracking) as Cedar policies, answered in-process, from the
 //! command line and over HTTP.
 //!
-//! The pieces, with dependencies pointing one way:
-//! - [`bundle`] reads a bundle directory into an immutable [`Snapshot`];
-//! - [`engine`] decides a [`Query`] against a snapshot, failing closed;
-//! - `cli` (in the binary) and the server use them.
+//! The library face is a handful of types:
+//! - [`Bundle`]: where a policy bundle lives (schemas, policies, entity data);
+//!   [`Bundle::load`] gives a [`Snapshot`] or a [`LoadError`] listing every
+//!   problem with its file, line and column.
+//! - [`Snapshot`]: one validated, immutable bundle. [`Snapshot::decide`] is the
+//!   one way to decide a [`Query`]; it returns a [`Decision`] and fails closed.
+//! - [`Overlay`]: entities a single request brings, checked like the stored ones.
+//! - [`Store`]: the current snapshot behind an atomic pointer, reloaded from
+//!   disk (and watched with [`Store::watch`]).
+//!
+//! ```
+//! use teamgate::{Bundle, Query};
+//! let snapshot = Bundle::new(env!("CARGO_MANIFEST_DIR")).load()?;
+//! let query = Query::parse(r#"User::"bob""#, "viewProject", r#"Project::"website""#)?;
+//! let decision = snapshot.decide(&query, None);
+//! assert!(decision.is_allowed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Rooms, with dependencies pointing one way: `server` and the CLI (in the
+//! binary) use [`store`], which uses `bundle`, which uses `engine` (plain
+//! Cedar slicing and fail-closed evaluation); [`domain`] (the workspace
+//! vocabulary and integrity rules) stands beside them. [`scenario`] and
+//! [`review`] are the reviewer's tools on top of a snapshot.
 #![warn(missing_docs)]
-// `Problem` carries file, line, JSON path and a rendered snippet; it is only
+// `Problem` carries file, line, column, JSON path and a snippet; it is only
 // built on error paths, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod bundle;
-pub mod cli;
-pub mod engine;
-pub mod problem;
+mod bundle;
+pub mod domain;
+mod engine;
+mod error;
+mod query;
 pub mod review;
 pub mod scenario;
 pub mod server;
 pub mod store;
-pub mod synth;
-pub mod universe;
-pub mod watch;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
-pub use bundle::{load, BundlePaths, LoadErrors, PolicyPack, Snapshot};
-pub use engine::{Decision, Engine, Query, RequestError, RequestErrorKind, Strategy};
-pub use problem::Problem;
-pub use store::{ReloadOutcome, Store};
+pub use bundle::{
+    Bundle, Effect, Overlay, OverlayBuilder, PolicyInfo, Snapshot, SYSTEM_ROLES_LOCK,
+};
+pub use engine::Strategy;
+pub use error::{error_chain, line_col, offset_of, Field, LoadError, Problem, RequestError};
+pub use query::{parse_action, parse_uid, uid_of, Decision, Query, Verdict};
+pub use store::Store;
+
+/// Cedar's types that appear in teamgate's API.
+pub use cedar_policy;

@@ -1,5 +1,9 @@
 //! The `teamgate` command: parses the command line and hands over to the library.
 
+#![allow(clippy::result_large_err)] // see lib.rs: errors carry their source snippet
+
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    teamgate::cli::main()
+    cli::main()
 }

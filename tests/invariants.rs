@@ -6,12 +6,11 @@
 //! - PR7: nobody but the owner reaches a private task;
 //! - P2: license restrictions beat every role.
 
-use cedar_policy::{Entities, EntityUid};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use teamgate::bundle::EntityData;
-use teamgate::synth::{self, Rng};
-use teamgate::{BundlePaths, PolicyPack, Query};
+use teamgate::cedar_policy::EntityUid;
+use teamgate::testkit::{self, Rng};
+use teamgate::{Bundle, Overlay, Query, Snapshot};
 
 const ROLES: [&str; 5] = ["admin", "user", "guest", "freelancer", "controller"];
 const PROJECT_ROLES: [&str; 4] = ["manager", "member", "viewer", "external"];
@@ -35,8 +34,10 @@ const TASK_ACTIONS: [&str; 10] = [
     "viewTask",
 ];
 
-fn pack() -> PolicyPack {
-    PolicyPack::load(&BundlePaths::new(env!("CARGO_MANIFEST_DIR"))).expect("shipped bundle")
+fn pack() -> Snapshot {
+    Bundle::new(env!("CARGO_MANIFEST_DIR"))
+        .load()
+        .expect("shipped bundle")
 }
 
 fn uid(t: &str, id: &str) -> EntityUid {
@@ -44,8 +45,8 @@ fn uid(t: &str, id: &str) -> EntityUid {
 }
 
 /// A generated workspace with every user's role and every member's project role shuffled.
-fn shuffled(n: usize, seed: u64) -> (Vec<Value>, synth::Ids) {
-    let (mut json, ids) = synth::workspace(n, seed);
+fn shuffled(n: usize, seed: u64) -> (Vec<Value>, testkit::Ids) {
+    let (mut json, ids) = testkit::workspace(n, seed);
     let mut rng = Rng::new(seed ^ 0x5eed);
     for e in json.iter_mut() {
         match e["uid"]["type"].as_str() {
@@ -65,31 +66,16 @@ fn shuffled(n: usize, seed: u64) -> (Vec<Value>, synth::Ids) {
     (json, ids)
 }
 
-fn entities(pack: &PolicyPack, json: Vec<Value>) -> Entities {
-    EntityData::from_json(json, pack, "generated")
+fn entities(pack: &Snapshot, json: Vec<Value>) -> Overlay {
+    Overlay::instead_of_stored("generated")
+        .upsert(json)
+        .build(pack)
         .expect("generated workspace is valid")
-        .entities
 }
 
-fn allowed(
-    pack: &PolicyPack,
-    es: &Entities,
-    p: &str,
-    action: &str,
-    r: EntityUid,
-    ctx: Value,
-) -> bool {
-    pack.engine
-        .decide(
-            &Query {
-                principal: uid("User", p),
-                action: uid("Action", action),
-                resource: r,
-                context: ctx,
-            },
-            es,
-        )
-        .allowed
+fn allowed(pack: &Snapshot, es: &Overlay, p: &str, action: &str, r: EntityUid, ctx: Value) -> bool {
+    let q = Query::new(uid("User", p), uid("Action", action), r).with_context(ctx);
+    pack.decide(&q, Some(es)).is_allowed()
 }
 
 fn empty() -> Value {
@@ -118,10 +104,10 @@ proptest! {
             if e["uid"]["type"] == "User" { e["attrs"]["memberOf"] = json!([]); e["attrs"]["connectedTo"] = json!([]); }
         }
         let without = entities(&pack, bare);
-        for q in synth::requests(&ids, 300, seed) {
-            let w = pack.engine.decide(&q, &with_roles);
-            let b = pack.engine.decide(&q, &without);
-            prop_assert!(!b.allowed || w.allowed, "membership took away {q:?}: {b:?} -> {w:?}");
+        for q in testkit::requests(&ids, 300, seed) {
+            let w = pack.decide(&q, Some(&with_roles));
+            let b = pack.decide(&q, Some(&without));
+            prop_assert!(!b.is_allowed() || w.is_allowed(), "membership took away {q:?}: {b:?} -> {w:?}");
         }
     }
 

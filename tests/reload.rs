@@ -9,34 +9,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use teamgate::store::ReloadOutcome;
-use teamgate::watch::{Watcher, DEFAULT_DEBOUNCE};
-use teamgate::{BundlePaths, Query, Store};
+use teamgate::store::WatchGuard;
+use teamgate::{Bundle, Query, Store};
 use util::ScratchBundle;
 
 const PROBE: &str = "@id(\"probe\")\n@rules(\"AW3\")\npermit (principal == User::\"carol\", action == Action::\"createProject\", resource);\n";
 
 fn query(p: &str, a: &str, r: &str) -> Query {
-    Query {
-        principal: p.parse().unwrap(),
-        action: a.parse().unwrap(),
-        resource: r.parse().unwrap(),
-        context: json!({}),
-    }
+    Query::new(p.parse().unwrap(), a.parse().unwrap(), r.parse().unwrap()).with_context(json!({}))
 }
 
 fn carol_creates(store: &Store) -> bool {
     let s = store.snapshot();
-    s.pack
-        .engine
-        .decide(
-            &query(
-                r#"User::"carol""#,
-                r#"Action::"createProject""#,
-                r#"Workspace::"acme""#,
-            ),
-            &s.data.entities,
-        )
-        .allowed
+    s.decide(
+        &query(
+            r#"User::"carol""#,
+            r#"Action::"createProject""#,
+            r#"Workspace::"acme""#,
+        ),
+        None,
+    )
+    .is_allowed()
 }
 
 /// Waits (generously: machines are shared) until `cond` holds.
@@ -51,13 +44,9 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
-fn watched(b: &ScratchBundle) -> (Arc<Store>, Watcher) {
-    let store = Arc::new(Store::open(BundlePaths::new(b.path())).expect("bundle loads"));
-    let s = store.clone();
-    let w = Watcher::start(BundlePaths::new(b.path()), DEFAULT_DEBOUNCE, move || {
-        s.reload();
-    })
-    .expect("watcher starts");
+fn watched(b: &ScratchBundle) -> (Arc<Store>, WatchGuard) {
+    let store = Arc::new(Store::open(Bundle::new(b.path())).expect("bundle loads"));
+    let w = store.watch().expect("watcher starts");
     (store, w)
 }
 
@@ -126,11 +115,15 @@ fn kubernetes_configmap_symlink_swap_is_picked_up() {
     for d in ["schemas", "policies", "fixtures"] {
         std::os::unix::fs::symlink(format!("..data/{d}"), m.join(d)).unwrap();
     }
-    let store = Arc::new(Store::open(BundlePaths::new(m)).expect("configmap bundle loads"));
+    let store = Arc::new(Store::open(Bundle::new(m)).expect("configmap bundle loads"));
     let s = store.clone();
-    let _w = Watcher::start(BundlePaths::new(m), DEFAULT_DEBOUNCE, move || {
-        s.reload();
-    })
+    let _w = WatchGuard::start(
+        &Bundle::new(m),
+        teamgate::store::DEFAULT_DEBOUNCE,
+        move || {
+            s.reload();
+        },
+    )
     .unwrap();
     assert!(!carol_creates(&store));
     // The kubelet's update: a new directory, a new link, renamed over ..data.
@@ -176,7 +169,7 @@ fn an_invalid_edit_keeps_the_last_good_set_and_reports_the_error() {
 #[test]
 fn a_half_written_file_never_serves() {
     let b = ScratchBundle::new();
-    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
     b.write("policies/rules/probe.cedar", &PROBE[..PROBE.len() / 2]);
     assert!(matches!(store.reload(), ReloadOutcome::Failed(_)));
     assert!(!carol_creates(&store));
@@ -188,7 +181,7 @@ fn a_half_written_file_never_serves() {
 #[test]
 fn a_policy_that_no_longer_validates_is_refused() {
     let b = ScratchBundle::new();
-    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
     b.write(
         "policies/rules/probe.cedar",
         &PROBE.replace("createProject", "createProjekt"),
@@ -202,7 +195,7 @@ fn a_policy_that_no_longer_validates_is_refused() {
 #[test]
 fn a_policy_edit_reuses_the_loaded_entities() {
     let b = ScratchBundle::new();
-    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
     let before = store.snapshot();
     b.write("policies/rules/probe.cedar", PROBE);
     match store.reload() {
@@ -213,7 +206,7 @@ fn a_policy_edit_reuses_the_loaded_entities() {
         other => panic!("{other:?}"),
     }
     assert!(
-        Arc::ptr_eq(&before.data, &store.snapshot().data),
+        before.shares_entities_with(&store.snapshot()),
         "entities shared, not re-parsed"
     );
     assert_eq!(store.reload(), ReloadOutcome::Unchanged);
@@ -222,7 +215,7 @@ fn a_policy_edit_reuses_the_loaded_entities() {
 #[test]
 fn deleting_a_role_file_used_by_the_data_is_refused_without_reparsing() {
     let b = ScratchBundle::new();
-    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
     std::fs::remove_file(b.path().join("policies/roles/controller.cedar")).unwrap();
     match store.reload() {
         ReloadOutcome::Failed(p) => assert!(
@@ -237,7 +230,7 @@ fn deleting_a_role_file_used_by_the_data_is_refused_without_reparsing() {
 #[test]
 fn a_schema_edit_rechecks_the_entities() {
     let b = ScratchBundle::new();
-    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
     b.edit(
         "schemas/teamgate.cedarschema",
         "entity Customer in [Workspace] { workspace: Workspace };",
@@ -260,17 +253,15 @@ fn entity_edits_reload_and_bad_ones_are_refused() {
     let (store, _w) = watched(&b);
     let ivy_sees = |store: &Store| {
         let s = store.snapshot();
-        s.pack
-            .engine
-            .decide(
-                &query(
-                    r#"User::"ivy""#,
-                    r#"Action::"viewProject""#,
-                    r#"Project::"launch""#,
-                ),
-                &s.data.entities,
-            )
-            .allowed
+        s.decide(
+            &query(
+                r#"User::"ivy""#,
+                r#"Action::"viewProject""#,
+                r#"Project::"launch""#,
+            ),
+            None,
+        )
+        .is_allowed()
     };
     assert!(ivy_sees(&store));
     let mut json: serde_json::Value =
@@ -317,7 +308,7 @@ fn entity_edits_reload_and_bad_ones_are_refused() {
 #[test]
 fn subscribers_hear_about_every_reload() {
     let b = ScratchBundle::new();
-    let store = Store::open(BundlePaths::new(b.path())).unwrap();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
     let rx = store.subscribe();
     b.write("policies/rules/probe.cedar", PROBE);
     store.reload();
@@ -336,7 +327,7 @@ fn subscribers_hear_about_every_reload() {
 #[test]
 fn readers_never_see_a_torn_or_invalid_snapshot() {
     let b = ScratchBundle::new();
-    let store = Arc::new(Store::open(BundlePaths::new(b.path())).unwrap());
+    let store = Arc::new(Store::open(Bundle::new(b.path())).unwrap());
     let stop = Arc::new(AtomicBool::new(false));
     let queries = Arc::new(AtomicUsize::new(0));
     let mut readers = Vec::new();
@@ -350,14 +341,14 @@ fn readers_never_see_a_torn_or_invalid_snapshot() {
             );
             while !stop.load(Ordering::Relaxed) {
                 let s = store.snapshot();
-                let d = s.pack.engine.decide(&q, &s.data.entities);
-                assert!(d.errors.is_empty(), "a reader saw errors: {d:?}");
+                let d = s.decide(&q, None);
+                assert!(d.errors().is_empty(), "a reader saw errors: {d:?}");
                 // Either the probe grants, or nothing does: never anything else.
-                if d.allowed {
-                    assert_eq!(d.reasons, vec!["probe"]);
-                    assert!(s.pack.index.contains_key("probe"));
+                if d.is_allowed() {
+                    assert_eq!(d.reasons(), vec!["probe"]);
+                    assert!(s.policy("probe").is_some());
                 } else {
-                    assert!(d.reasons.is_empty() && !s.pack.index.contains_key("probe"));
+                    assert!(d.reasons().is_empty() && s.policy("probe").is_none());
                 }
                 queries.fetch_add(1, Ordering::Relaxed);
                 std::thread::yield_now();

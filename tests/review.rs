@@ -189,12 +189,12 @@ fn diff_lists_exactly_the_decisions_a_removed_forbid_decided() {
         );
     }
     // Independently: every request the forbid alone decided, and that some permit allows without it.
-    let old = teamgate::load(&teamgate::BundlePaths::new(util::repo())).unwrap();
-    let new = teamgate::load(&teamgate::BundlePaths::new(b.path())).unwrap();
+    let old = teamgate::Bundle::new(util::repo()).load().unwrap();
+    let new = teamgate::Bundle::new(b.path()).load().unwrap();
     let mut expected = 0;
-    for c in teamgate::universe::cases(&old.pack.schema, &old.data.entities) {
-        let d = old.pack.engine.decide(&c.query, &old.data.entities);
-        if d.reasons == [forbid] && new.pack.engine.decide(&c.query, &new.data.entities).allowed {
+    for c in teamgate::review::universe::cases(&old, None) {
+        let d = old.decide(&c.query, None);
+        if d.reasons() == [forbid] && new.decide(&c.query, None).is_allowed() {
             expected += 1;
         }
     }

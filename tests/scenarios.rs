@@ -6,16 +6,15 @@
 use std::path::PathBuf;
 
 use teamgate::scenario::{coverage::Coverage, report, run_paths};
-use teamgate::BundlePaths;
+use teamgate::Bundle;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn run() -> (teamgate::Snapshot, Vec<teamgate::scenario::FileReport>) {
-    let bundle = BundlePaths::new(root());
-    let snap = teamgate::load(&bundle).expect("shipped bundle loads");
-    let reports = run_paths(&[root().join("tests/scenarios")], &snap, &bundle);
+    let snap = Bundle::new(root()).load().expect("shipped bundle loads");
+    let reports = run_paths(&[root().join("tests/scenarios")], &snap);
     (snap, reports)
 }
 
@@ -24,7 +23,7 @@ fn every_scenario_passes() {
     let (snap, reports) = run();
     let (passed, failed) = report::counts(&reports);
     assert!(passed >= 80, "{passed} scenarios");
-    assert_eq!(failed, 0, "\n{}", report::text(&reports, &snap.pack));
+    assert_eq!(failed, 0, "\n{}", report::text(&reports, &snap));
 }
 
 #[test]
@@ -55,9 +54,9 @@ fn every_scenario_outcome_is_snapshotted() {
                 .map(|o| {
                     serde_json::json!({
                         "request": o.request,
-                        "decision": o.decision.word(),
-                        "reasons": o.decision.reasons,
-                        "errors": o.decision.errors,
+                        "decision": o.decision.verdict(),
+                        "reasons": o.decision.reasons(),
+                        "errors": o.decision.errors(),
                     })
                 })
                 .collect();
@@ -83,7 +82,7 @@ fn every_rule_id_has_a_scenario() {
     let ids = documented_rule_ids();
     assert!(ids.len() >= 54, "docs/rules.md lists {} ids", ids.len());
     let (snap, reports) = run();
-    let cov = Coverage::of(&reports, &snap.pack);
+    let cov = Coverage::of(&reports, &snap);
     let missing: Vec<&String> = ids
         .iter()
         .filter(|id| !cov.rules_named.contains(*id))
@@ -130,8 +129,8 @@ fn rule_ids_match_the_shared_catalog() {
 #[test]
 fn every_policy_and_every_action_is_covered() {
     let (snap, reports) = run();
-    let cov = Coverage::of(&reports, &snap.pack);
-    assert!(cov.complete(), "{}", cov.render(&snap.pack));
+    let cov = Coverage::of(&reports, &snap);
+    assert!(cov.complete(), "{}", cov.render(&snap));
 }
 
 #[test]

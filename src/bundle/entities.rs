@@ -6,14 +6,14 @@ use std::path::Path;
 use cedar_policy::{Entities, Schema};
 use serde_json::Value;
 
-use super::integrity::{self, Located, RoleIds};
 use super::source::{read_dir_files, SourceFile};
-use super::{hash_sources, BundlePaths, LoadErrors, PolicyPack};
-use crate::Problem;
+use super::{hash_sources, Bundle, PolicyPack};
+use crate::domain::integrity::{self, Located, RoleIds};
+use crate::error::{error_chain, offset_of, LoadError, Problem};
 
 /// Parsed entity data, ready for decisions.
 #[derive(Debug)]
-pub struct EntityData {
+pub(crate) struct EntityData {
     /// The entities, with the schema's action entities.
     pub entities: Entities,
     /// Hash of the entity files.
@@ -26,33 +26,46 @@ pub struct EntityData {
 
 impl EntityData {
     /// Reads every `*.json` under `fixtures/` and checks it against `pack`.
-    pub fn load(paths: &BundlePaths, pack: &PolicyPack) -> Result<EntityData, LoadErrors> {
+    pub fn load(bundle: &Bundle, pack: &PolicyPack) -> Result<EntityData, LoadError> {
         let mut problems = Vec::new();
-        let files = read_dir_files(&paths.fixtures, "json", &mut problems);
+        let files = read_dir_files(bundle.fixtures(), "json", &mut problems);
         if !problems.is_empty() {
-            return Err(LoadErrors(problems));
+            return Err(LoadError::new(problems));
         }
-        Self::from_files(paths, &files, pack)
+        Self::from_files(bundle, &files, pack)
+    }
+
+    /// The entity JSON of a bundle's `fixtures/` as one array, with syntax
+    /// errors located (for a run whose policies do not load).
+    pub fn read_json(bundle: &Bundle) -> Result<Vec<Value>, LoadError> {
+        let mut problems = Vec::new();
+        let files = read_dir_files(bundle.fixtures(), "json", &mut problems);
+        let located = parse_files(&files, bundle.root(), &mut problems);
+        if problems.is_empty() {
+            Ok(located.into_iter().map(|l| l.value).collect())
+        } else {
+            Err(LoadError::new(problems))
+        }
     }
 
     /// Parses and checks entity files already read.
     pub fn from_files(
-        paths: &BundlePaths,
+        bundle: &Bundle,
         files: &[SourceFile],
         pack: &PolicyPack,
-    ) -> Result<EntityData, LoadErrors> {
+    ) -> Result<EntityData, LoadError> {
         let mut problems = Vec::new();
         if files.is_empty() {
             problems.push(Problem::in_file(
-                &paths.fixtures,
+                bundle.fixtures(),
                 "no *.json entity file in the fixtures directory",
             ));
         }
-        let located = parse_files(files, &paths.root, &mut problems);
+        let located = parse_files(files, bundle.root(), &mut problems);
         if !problems.is_empty() {
-            return Err(LoadErrors(problems));
+            return Err(LoadError::new(problems));
         }
-        let content_hash = hash_sources(files, &paths.root);
+        let content_hash = hash_sources(files, bundle.root());
         Self::from_located(located, pack, content_hash)
     }
 
@@ -62,26 +75,20 @@ impl EntityData {
         json: Vec<Value>,
         pack: &PolicyPack,
         label: &str,
-    ) -> Result<EntityData, LoadErrors> {
-        let source = SourceFile {
-            path: label.into(),
-            text: String::new(),
-        };
+    ) -> Result<EntityData, LoadError> {
         let located = json
             .into_iter()
             .enumerate()
             .map(|(i, value)| Located {
                 value,
-                file: source.path.display().to_string(),
+                file: label.to_string(),
                 index: i,
                 line: None,
             })
             .collect();
         let hash = {
             use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            h.update(label.as_bytes());
-            super::hex(&h.finalize())
+            super::hex(&sha2::Sha256::digest(label.as_bytes()))
         };
         Self::from_located(located, pack, hash)
     }
@@ -90,10 +97,10 @@ impl EntityData {
         located: Vec<Located>,
         pack: &PolicyPack,
         content_hash: String,
-    ) -> Result<EntityData, LoadErrors> {
-        let mut problems = integrity::check(&located, pack);
+    ) -> Result<EntityData, LoadError> {
+        let mut problems = integrity::check(&located, &pack.role_files);
         if !problems.is_empty() {
-            return Err(LoadErrors(problems));
+            return Err(LoadError::new(problems));
         }
         let roles = RoleIds::of(&located);
         // Move the values out (a large workspace should not be held twice);
@@ -127,9 +134,22 @@ impl EntityData {
                 if problems.is_empty() {
                     problems.push(Problem::new(format!("entity data: {whole}")));
                 }
-                Err(LoadErrors(problems))
+                Err(LoadError::new(problems))
             }
         }
+    }
+
+    /// The stored entities as entity JSON (action entities left out), for
+    /// building an overlay over them.
+    pub fn to_json(&self) -> Result<Vec<Value>, Problem> {
+        self.entities
+            .iter()
+            .filter(|e| e.uid().type_name().to_string() != crate::domain::types::ACTION)
+            .map(|e| {
+                e.to_json_value()
+                    .map_err(|err| Problem::new(format!("{}: {}", e.uid(), error_chain(&err))))
+            })
+            .collect()
     }
 }
 
@@ -147,34 +167,6 @@ fn locate_schema_errors(located: &[Located], schema: &Schema, problems: &mut Vec
     }
 }
 
-/// The entity JSON of a bundle's `fixtures/` as one array (for tools that
-/// merge entities over it), with syntax errors located.
-pub fn read_fixture_json(paths: &BundlePaths) -> Result<Vec<Value>, LoadErrors> {
-    let mut problems = Vec::new();
-    let files = read_dir_files(&paths.fixtures, "json", &mut problems);
-    let located = parse_files(&files, &paths.root, &mut problems);
-    if problems.is_empty() {
-        Ok(located.into_iter().map(|l| l.value).collect())
-    } else {
-        Err(LoadErrors(problems))
-    }
-}
-
-/// An error and its sources, joined: Cedar's entity errors put the detail in
-/// the source chain.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let text = s.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
-}
-
 fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -> Vec<Located> {
     let mut out = Vec::new();
     for f in files {
@@ -182,7 +174,7 @@ fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -
         let value: Value = match serde_json::from_str(&f.text) {
             Ok(v) => v,
             Err(e) => {
-                let offset = crate::problem::offset_of(&f.text, e.line(), e.column());
+                let offset = offset_of(&f.text, e.line(), e.column());
                 problems.push(Problem::at_offset(
                     &rel,
                     &f.text,
@@ -269,33 +261,6 @@ fn element_offsets(text: &str) -> Vec<usize> {
     out
 }
 
-/// Entity JSON with `overlay` merged over `base`: an overlay entity replaces
-/// the base entity with the same uid, others are added.
-pub fn merge_entity_json(base: &[Value], overlay: Vec<Value>) -> Vec<Value> {
-    let key = |v: &Value| {
-        v.get("uid")
-            .map(|u| (u.get("type").cloned(), u.get("id").cloned()))
-    };
-    let mut out: Vec<Value> = base.to_vec();
-    let mut pos: std::collections::HashMap<_, usize> = out
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| key(v).map(|k| (k, i)))
-        .collect();
-    for v in overlay {
-        match key(&v).and_then(|k| pos.get(&k).copied()) {
-            Some(i) => out[i] = v,
-            None => {
-                if let Some(k) = key(&v) {
-                    pos.insert(k, out.len());
-                }
-                out.push(v);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,25 +271,7 @@ mod tests {
         let offs = element_offsets(text);
         assert_eq!(offs.len(), 2);
         assert_eq!(line_numbers(text, &offs), vec![2, 4]);
-        assert_eq!(crate::problem::line_col(text, offs[0]).0, 2);
-        assert_eq!(crate::problem::line_col(text, offs[1]).0, 4);
-    }
-
-    #[test]
-    fn merge_replaces_by_uid_and_appends_new() {
-        let base = vec![
-            serde_json::json!({"uid": {"type": "User", "id": "a"}, "attrs": {"x": 1}}),
-            serde_json::json!({"uid": {"type": "User", "id": "b"}, "attrs": {}}),
-        ];
-        let merged = merge_entity_json(
-            &base,
-            vec![
-                serde_json::json!({"uid": {"type": "User", "id": "a"}, "attrs": {"x": 2}}),
-                serde_json::json!({"uid": {"type": "User", "id": "c"}, "attrs": {}}),
-            ],
-        );
-        assert_eq!(merged.len(), 3);
-        assert_eq!(merged[0]["attrs"]["x"], 2);
-        assert_eq!(merged[2]["uid"]["id"], "c");
+        assert_eq!(crate::error::line_col(text, offs[0]).0, 2);
+        assert_eq!(crate::error::line_col(text, offs[1]).0, 4);
     }
 }

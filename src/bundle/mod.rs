@@ -7,115 +7,111 @@
 //! separately, so a policy edit does not pay for parsing a large entity file.
 
 mod entities;
-mod errors;
-mod integrity;
+mod overlay;
 mod pack;
+mod snapshot;
 mod source;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
-pub(crate) use entities::error_chain;
-pub use entities::{merge_entity_json, read_fixture_json, EntityData};
-pub use errors::LoadErrors;
-pub use pack::{PackSources, PolicyInfo, PolicyPack, SYSTEM_ROLES_LOCK};
-pub use source::{read_dir_files, SourceFile};
+pub(crate) use entities::EntityData;
+pub use overlay::{Overlay, OverlayBuilder};
+pub use pack::{Effect, PolicyInfo, SYSTEM_ROLES_LOCK};
+pub(crate) use pack::{PackSources, PolicyPack};
+pub use snapshot::Snapshot;
+pub(crate) use source::{read_dir_files, SourceFile};
 
 use sha2::{Digest, Sha256};
 
-/// Where the parts of a bundle live.
+use crate::error::{LoadError, Problem};
+
+/// Where a bundle lives: its root and the standard layout below it.
+///
+/// ```
+/// let bundle = teamgate::Bundle::new(".");
+/// assert!(bundle.policies().ends_with("policies"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BundlePaths {
-    /// The bundle root (used to print paths relative to it).
-    pub root: PathBuf,
-    /// Directory of `*.cedarschema` files.
-    pub schemas: PathBuf,
-    /// Directory of `*.cedar` files.
-    pub policies: PathBuf,
-    /// Directory of `*.json` entity files.
-    pub fixtures: PathBuf,
+pub struct Bundle {
+    root: PathBuf,
+    schemas: PathBuf,
+    policies: PathBuf,
+    fixtures: PathBuf,
 }
 
-impl BundlePaths {
+impl Bundle {
     /// The standard layout under `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        BundlePaths {
+        Bundle {
             schemas: root.join("schemas"),
             policies: root.join("policies"),
             fixtures: root.join("fixtures"),
             root,
         }
     }
-}
 
-/// An immutable, validated view of one bundle: what every decision reads.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// Schema, policies and the engine built from them.
-    pub pack: Arc<PolicyPack>,
-    /// Entity data checked against the pack's schema.
-    pub data: Arc<EntityData>,
-    /// Content hash of policies, schema and entity data (16 hex digits).
-    pub version: String,
-    /// When this snapshot was built.
-    pub loaded_at: SystemTime,
-}
+    /// The bundle root (paths in messages are relative to it).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
 
-impl Snapshot {
-    /// Combines a pack and entity data that were checked against its schema.
-    pub fn new(pack: Arc<PolicyPack>, data: Arc<EntityData>) -> Self {
-        let mut h = Sha256::new();
-        h.update(pack.content_hash.as_bytes());
-        h.update(data.content_hash.as_bytes());
-        let version = hex(&h.finalize())[..16].to_string();
-        Snapshot {
-            pack,
-            data,
-            version,
-            loaded_at: SystemTime::now(),
-        }
+    /// Directory of `*.cedarschema` files.
+    pub fn schemas(&self) -> &Path {
+        &self.schemas
+    }
+
+    /// Directory of `*.cedar` files.
+    pub fn policies(&self) -> &Path {
+        &self.policies
+    }
+
+    /// Directory of `*.json` entity files.
+    pub fn fixtures(&self) -> &Path {
+        &self.fixtures
+    }
+
+    /// Loads and validates the whole bundle. Every problem is reported at once.
+    pub fn load(&self) -> Result<Snapshot, LoadError> {
+        load(self)
     }
 }
 
 /// Loads and validates a whole bundle. Every problem is reported at once.
-pub fn load(paths: &BundlePaths) -> Result<Snapshot, LoadErrors> {
-    check_layout(paths)?;
-    let pack = PolicyPack::load(paths);
+pub(crate) fn load(bundle: &Bundle) -> Result<Snapshot, LoadError> {
+    check_layout(bundle)?;
+    let pack = PolicyPack::load(bundle);
     // Entity data needs the schema; without a pack, still read the JSON so its
     // own syntax errors are reported in the same run.
-    let (pack, data) = match pack {
-        Ok(pack) => {
-            let data = EntityData::load(paths, &pack);
-            (Ok(pack), data)
-        }
-        Err(e) => (Err(e), Err(LoadErrors(Vec::new()))),
+    let data = match &pack {
+        Ok(pack) => EntityData::load(bundle, pack).map(Some),
+        Err(_) => EntityData::read_json(bundle).map(|_| None),
     };
     match (pack, data) {
-        (Ok(pack), Ok(data)) => Ok(Snapshot::new(Arc::new(pack), Arc::new(data))),
+        (Ok(pack), Ok(Some(data))) => Ok(Snapshot::new(Arc::new(pack), Arc::new(data))),
         (pack, data) => {
             let mut all = Vec::new();
             if let Err(e) = pack {
-                all.extend(e.0);
+                all.extend(e.into_problems());
             }
             if let Err(e) = data {
-                all.extend(e.0);
+                all.extend(e.into_problems());
             }
-            Err(LoadErrors(all))
+            Err(LoadError::new(all))
         }
     }
 }
 
-fn check_layout(paths: &BundlePaths) -> Result<(), LoadErrors> {
+fn check_layout(bundle: &Bundle) -> Result<(), LoadError> {
     let mut problems = Vec::new();
     for (dir, what) in [
-        (&paths.schemas, "schemas/ (*.cedarschema)"),
-        (&paths.policies, "policies/ (*.cedar)"),
-        (&paths.fixtures, "fixtures/ (*.json entity data)"),
+        (&bundle.schemas, "schemas/ (*.cedarschema)"),
+        (&bundle.policies, "policies/ (*.cedar)"),
+        (&bundle.fixtures, "fixtures/ (*.json entity data)"),
     ] {
         if !dir.is_dir() {
-            problems.push(crate::Problem::in_file(
+            problems.push(Problem::in_file(
                 dir,
                 format!(
                     "no such directory: a bundle needs {what}; pass --bundle DIR pointing at a bundle such as the repository root"
@@ -126,7 +122,7 @@ fn check_layout(paths: &BundlePaths) -> Result<(), LoadErrors> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(LoadErrors(problems))
+        Err(LoadError::new(problems))
     }
 }
 
@@ -137,7 +133,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// Hash of a list of source files (path and content), order-independent.
 /// Paths are taken relative to `root`, so moving a bundle keeps its version.
-pub fn hash_sources(files: &[SourceFile], root: &Path) -> String {
+pub(crate) fn hash_sources(files: &[SourceFile], root: &Path) -> String {
     let mut sorted: Vec<&SourceFile> = files.iter().collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut h = Sha256::new();

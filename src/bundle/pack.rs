@@ -5,37 +5,86 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 
-use cedar_policy::{
-    Effect, PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator,
-};
+use cedar_policy::{PolicyId, PolicySet, Schema, SchemaFragment, ValidationMode, Validator};
 use serde::Serialize;
 
 use super::source::{read_dir_files, SourceFile};
-use super::{hash_sources, BundlePaths, LoadErrors};
+use super::{hash_sources, Bundle};
+use crate::domain::RoleFiles;
 use crate::engine::Engine;
-use crate::Problem;
+use crate::error::{line_col, LoadError, Problem};
 
 /// Name of the file that pins the system roles' policy files (AW2).
 pub const SYSTEM_ROLES_LOCK: &str = "system-roles.lock";
 
+/// A policy's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Grants.
+    Permit,
+    /// Takes away, whatever grants (P1).
+    Forbid,
+}
+
+impl Effect {
+    /// `permit` or `forbid`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Effect::Permit => "permit",
+            Effect::Forbid => "forbid",
+        }
+    }
+}
+
+impl std::fmt::Display for Effect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 /// Where a policy comes from and what it is for.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PolicyInfo {
-    /// The `@id` annotation, which is also the policy's id in the set.
-    pub id: String,
-    /// File, relative to the bundle root.
-    pub file: String,
-    /// 1-based line where the policy starts (its first annotation).
-    pub line: usize,
-    /// `permit` or `forbid`.
-    pub effect: String,
-    /// Rule ids from the `@rules` annotation.
-    pub rules: Vec<String>,
-    /// The policy's source text.
-    pub text: String,
+    id: String,
+    file: String,
+    line: usize,
+    effect: Effect,
+    rules: Vec<String>,
+    text: String,
 }
 
 impl PolicyInfo {
+    /// The `@id` annotation, which is also the policy's id in the set.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// File, relative to the bundle root.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// 1-based line where the policy starts (its first annotation).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// Permit or forbid.
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+
+    /// Rule ids from the `@rules` annotation.
+    pub fn rules(&self) -> &[String] {
+        &self.rules
+    }
+
+    /// The policy's source text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// `file:line`.
     pub fn location(&self) -> String {
         format!("{}:{}", self.file, self.line)
@@ -44,11 +93,9 @@ impl PolicyInfo {
 
 /// Schema + policies + engine, immutable once built.
 #[derive(Debug)]
-pub struct PolicyPack {
+pub(crate) struct PolicyPack {
     /// The validated schema.
     pub schema: Schema,
-    /// Every policy, each with its `@id` as id.
-    pub policies: PolicySet,
     /// Policy id -> where it is and what it implements.
     pub index: BTreeMap<String, PolicyInfo>,
     /// Decides requests against these policies.
@@ -57,20 +104,16 @@ pub struct PolicyPack {
     pub content_hash: String,
     /// Hash of the schema files alone: entity data stays valid while it holds.
     pub schema_hash: String,
-    /// Validator warnings (not errors), rendered.
+    /// Validator warnings (not errors).
     pub warnings: Vec<Problem>,
-    /// Ids `x` of files `policies/roles/x.cedar` (workspace roles, AW3).
-    pub role_files: BTreeSet<String>,
-    /// Ids `x` of files `policies/project-roles/x.cedar` (project roles).
-    pub project_role_files: BTreeSet<String>,
-    /// Role ids whose file is pinned in `system-roles.lock` (AW2).
-    pub system_roles: BTreeSet<String>,
+    /// Role policy files, for the integrity checks of entity data.
+    pub role_files: RoleFiles,
 }
 
 /// The files a policy pack is built from, read once: a reload hashes them to
 /// see whether anything changed and builds from the same text.
 #[derive(Debug, Clone)]
-pub struct PackSources {
+pub(crate) struct PackSources {
     /// `schemas/*.cedarschema`.
     pub schemas: Vec<SourceFile>,
     /// `policies/**/*.cedar`.
@@ -81,11 +124,11 @@ pub struct PackSources {
 
 impl PackSources {
     /// Reads the schema, policy and lock files of a bundle.
-    pub fn read(paths: &BundlePaths, problems: &mut Vec<Problem>) -> PackSources {
-        let lock_path = paths.policies.join(SYSTEM_ROLES_LOCK);
+    pub fn read(bundle: &Bundle, problems: &mut Vec<Problem>) -> PackSources {
+        let lock_path = bundle.policies().join(SYSTEM_ROLES_LOCK);
         PackSources {
-            schemas: read_dir_files(&paths.schemas, "cedarschema", problems),
-            policies: read_dir_files(&paths.policies, "cedar", problems),
+            schemas: read_dir_files(bundle.schemas(), "cedarschema", problems),
+            policies: read_dir_files(bundle.policies(), "cedar", problems),
             lock: std::fs::read_to_string(&lock_path)
                 .ok()
                 .map(|text| SourceFile {
@@ -106,32 +149,30 @@ impl PackSources {
 
 impl PolicyPack {
     /// Reads, parses and validates `schemas/` and `policies/` of a bundle.
-    pub fn load(paths: &BundlePaths) -> Result<PolicyPack, LoadErrors> {
+    pub fn load(bundle: &Bundle) -> Result<PolicyPack, LoadError> {
         let mut problems = Vec::new();
-        let sources = PackSources::read(paths, &mut problems);
+        let sources = PackSources::read(bundle, &mut problems);
         if !problems.is_empty() {
-            return Err(LoadErrors(problems));
+            return Err(LoadError::new(problems));
         }
-        Self::from_sources(paths, sources)
+        Self::from_sources(bundle, sources)
     }
 
     /// Parses and validates files already read.
-    pub fn from_sources(
-        paths: &BundlePaths,
-        sources: PackSources,
-    ) -> Result<PolicyPack, LoadErrors> {
+    pub fn from_sources(bundle: &Bundle, sources: PackSources) -> Result<PolicyPack, LoadError> {
+        let root = bundle.root();
         let mut problems = Vec::new();
         if sources.schemas.is_empty() {
             problems.push(Problem::in_file(
-                &paths.schemas,
+                bundle.schemas(),
                 "no *.cedarschema file in the schema directory",
             ));
         }
-        let schema = parse_schema(&sources.schemas, &paths.root, &mut problems);
-        let (policies, index) = parse_policies(&sources.policies, &paths.root, &mut problems);
-        let system_roles = check_system_lock(paths, sources.lock.as_ref(), &mut problems);
+        let schema = parse_schema(&sources.schemas, root, &mut problems);
+        let (policies, index) = parse_policies(&sources.policies, root, &mut problems);
+        let system_roles = check_system_lock(bundle, &sources, &mut problems);
         let Some(schema) = schema else {
-            return Err(LoadErrors(problems));
+            return Err(LoadError::new(problems));
         };
         let mut warnings = Vec::new();
         validate(
@@ -139,31 +180,30 @@ impl PolicyPack {
             &policies,
             &sources.policies,
             &index,
-            &paths.root,
+            root,
             &mut problems,
             &mut warnings,
         );
         if !problems.is_empty() {
-            return Err(LoadErrors(problems));
+            return Err(LoadError::new(problems));
         }
-        let engine = Engine::new(&schema, &policies).map_err(|e| LoadErrors(vec![e]))?;
+        let engine = Engine::new(&schema, &policies).map_err(LoadError::from)?;
         Ok(PolicyPack {
-            content_hash: sources.hash(&paths.root),
-            schema_hash: hash_sources(&sources.schemas, &paths.root),
-            role_files: ids_under(&sources.policies, &paths.policies.join("roles")),
-            project_role_files: ids_under(&sources.policies, &paths.policies.join("project-roles")),
+            content_hash: sources.hash(root),
+            schema_hash: hash_sources(&sources.schemas, root),
+            role_files: RoleFiles {
+                roles: ids_under(&sources.policies, &bundle.policies().join("roles")),
+                project_roles: ids_under(
+                    &sources.policies,
+                    &bundle.policies().join("project-roles"),
+                ),
+                system_roles,
+            },
             schema,
-            policies,
             index,
             engine,
             warnings,
-            system_roles,
         })
-    }
-
-    /// Information on a policy by id.
-    pub fn info(&self, id: &str) -> Option<&PolicyInfo> {
-        self.index.get(id)
     }
 }
 
@@ -243,7 +283,7 @@ fn parse_policies(
                 ));
                 continue;
             };
-            let (line, _) = crate::problem::line_col(&f.text, offset);
+            let (line, _) = line_col(&f.text, offset);
             if let Some(prev) = index.get(&id) {
                 problems.push(Problem::at_offset(
                     &rel,
@@ -270,8 +310,8 @@ fn parse_policies(
                 file: rel.display().to_string(),
                 line,
                 effect: match policy.effect() {
-                    Effect::Permit => "permit".into(),
-                    Effect::Forbid => "forbid".into(),
+                    cedar_policy::Effect::Permit => Effect::Permit,
+                    cedar_policy::Effect::Forbid => Effect::Forbid,
                 },
                 rules,
                 text: policy.to_string(),
@@ -317,23 +357,24 @@ fn validate(
 }
 
 /// Checks `policies/system-roles.lock`: each line `<sha256>  <path>` pins a
-/// policy file of a system role (AW2: admin and guest are fixed). Returns the
-/// role ids pinned.
+/// policy file of a system role (AW2: admin and guest are fixed). The hash is
+/// taken of the text that was parsed, not of a second read. Returns the role
+/// ids pinned.
 fn check_system_lock(
-    paths: &BundlePaths,
-    lock: Option<&SourceFile>,
+    bundle: &Bundle,
+    sources: &PackSources,
     problems: &mut Vec<Problem>,
 ) -> BTreeSet<String> {
     let mut roles = BTreeSet::new();
     let Some(SourceFile {
         path: lock_path,
         text,
-    }) = lock
+    }) = sources.lock.as_ref()
     else {
         return roles;
     };
     let rel_lock = lock_path
-        .strip_prefix(&paths.root)
+        .strip_prefix(bundle.root())
         .unwrap_or(lock_path)
         .to_path_buf();
     let mut offset = 0;
@@ -354,14 +395,15 @@ fn check_system_lock(
             ));
             continue;
         };
-        let target = paths.policies.join(file);
+        let target = bundle.policies().join(file);
         if let Some(stem) = Path::new(file).file_stem() {
             roles.insert(stem.to_string_lossy().to_string());
         }
-        match std::fs::read(&target) {
-            Ok(bytes) => {
+        let pinned = sources.policies.iter().find(|f| f.path == target);
+        match pinned {
+            Some(f) => {
                 use sha2::Digest;
-                let actual = super::hex(&sha2::Sha256::digest(&bytes));
+                let actual = super::hex(&sha2::Sha256::digest(f.text.as_bytes()));
                 if actual != hash {
                     problems.push(Problem::at_offset(
                         &rel_lock,
@@ -375,11 +417,11 @@ fn check_system_lock(
                     ));
                 }
             }
-            Err(e) => problems.push(Problem::at_offset(
+            None => problems.push(Problem::at_offset(
                 &rel_lock,
                 text,
                 here,
-                format!("{file}: cannot read the pinned system role file: {e}"),
+                format!("{file}: cannot read the pinned system role file: it is not among the policy files"),
             )),
         }
     }

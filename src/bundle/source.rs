@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Problem;
+use crate::error::Problem;
 
 /// One file's path and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceFile {
+pub(crate) struct SourceFile {
     /// Path as found on disk.
     pub path: PathBuf,
     /// UTF-8 content.
@@ -33,7 +33,11 @@ impl SourceFile {
 /// Hidden entries (names starting with `.`, such as editor temporaries and the
 /// `..data` links of a Kubernetes ConfigMap) are followed only through links,
 /// never listed twice.
-pub fn read_dir_files(dir: &Path, ext: &str, problems: &mut Vec<Problem>) -> Vec<SourceFile> {
+pub(crate) fn read_dir_files(
+    dir: &Path,
+    ext: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<SourceFile> {
     let mut paths = Vec::new();
     collect(dir, ext, &mut paths, problems, 0);
     paths.sort();

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::query_args::RequestArgs;
 use super::{Format, EXIT_DENY};
-use crate::{Decision, PolicyPack, Query};
+use teamgate::{Decision, Query, Snapshot};
 
 /// Arguments of `authorize`: the request flags shared with `explain`.
 pub type Args = RequestArgs;
@@ -18,23 +18,20 @@ pub fn run(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     let (query, snap) = (&prepared.query, &prepared.snap);
-    let decision = snap.pack.engine.decide(query, prepared.entities());
+    let decision = snap.decide(query, prepared.overlay.as_ref());
     match args.format {
         Format::Json => println!(
             "{}",
             json!({
-                "decision": decision.word(),
-                "reasons": decision.reasons,
-                "errors": decision.errors,
-                "version": snap.version,
+                "decision": decision.verdict(),
+                "reasons": decision.reasons(),
+                "errors": decision.errors(),
+                "version": snap.version(),
             })
         ),
-        Format::Text => print!(
-            "{}",
-            render_text(query, &decision, &snap.pack, &snap.version)
-        ),
+        Format::Text => print!("{}", render_text(query, &decision, snap)),
     }
-    if decision.allowed {
+    if decision.is_allowed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_DENY)
@@ -43,33 +40,33 @@ pub fn run(args: Args) -> ExitCode {
 
 /// A decision as a reviewer reads it: the verdict, each determining policy
 /// with file:line and rule ids, any error.
-pub fn render_text(query: &Query, d: &Decision, pack: &PolicyPack, version: &str) -> String {
+pub fn render_text(query: &Query, d: &Decision, snap: &Snapshot) -> String {
     let mut out = format!(
         "{}: {} {} {} on {}\n",
-        d.word().to_uppercase(),
-        query.principal,
-        if d.allowed { "may" } else { "may not" },
-        query.action.id().unescaped(),
-        query.resource
+        d.verdict().word().to_uppercase(),
+        query.principal(),
+        if d.is_allowed() { "may" } else { "may not" },
+        query.action_name(),
+        query.resource()
     );
-    for id in &d.reasons {
-        match pack.info(id) {
+    for id in d.reasons() {
+        match snap.policy(id) {
             Some(info) => out.push_str(&format!(
                 "  {} {}  {}  [{}]\n",
-                info.effect,
+                info.effect(),
                 id,
                 info.location(),
-                info.rules.join(", ")
+                info.rules().join(", ")
             )),
             None => out.push_str(&format!("  {id}\n")),
         }
     }
-    for e in &d.errors {
+    for e in d.errors() {
         out.push_str(&format!("  error: {e}\n"));
     }
-    if !d.allowed && d.reasons.is_empty() && d.errors.is_empty() {
+    if !d.is_allowed() && d.reasons().is_empty() && d.errors().is_empty() {
         out.push_str("  no permit applies: anything not granted is denied (P5)\n");
     }
-    out.push_str(&format!("  version {version}\n"));
+    out.push_str(&format!("  version {}\n", snap.version()));
     out
 }

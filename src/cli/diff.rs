@@ -7,8 +7,8 @@ use std::process::{Command, ExitCode};
 use clap::ValueEnum;
 
 use super::EXIT_BAD_INPUT;
-use crate::bundle::{self, BundlePaths};
-use crate::review::diff;
+use teamgate::review::diff;
+use teamgate::Bundle;
 
 /// Exit code when decisions changed.
 pub const EXIT_CHANGED: u8 = 3;
@@ -106,21 +106,17 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let (old_paths, new_paths) = (BundlePaths::new(&old_root), BundlePaths::new(&new_root));
-    let load = |p: &BundlePaths, which: &str| {
-        bundle::load(p).map_err(|e| {
-            eprintln!(
-                "error: the {which} bundle ({}) is invalid:",
-                p.root.display()
-            );
-            super::print_load_errors(&e);
+    let load = |root: &Path, which: &str| {
+        Bundle::new(root).load().map_err(|e| {
+            eprintln!("error: the {which} bundle ({}) is invalid:", root.display());
+            super::render::load_errors(&e);
         })
     };
-    let (Ok(old), Ok(new)) = (load(&old_paths, "old"), load(&new_paths, "new")) else {
+    let (Ok(old), Ok(new)) = (load(&old_root, "old"), load(&new_root, "new")) else {
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let scenarios: Vec<PathBuf> = args.scenarios.into_iter().filter(|p| p.exists()).collect();
-    let d = diff::compare(&old, &old_paths, &new, &new_paths, &scenarios);
+    let d = diff::compare(&old, &new, &scenarios);
     let text = match args.format {
         DiffFormat::Text => diff::text(&d),
         DiffFormat::Md => diff::markdown(&d),

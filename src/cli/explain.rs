@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::query_args::RequestArgs;
 use super::{Format, EXIT_BAD_INPUT, EXIT_DENY};
-use crate::review::explain;
+use teamgate::review::explain;
 
 /// Arguments of `explain`: the request flags shared with `authorize`.
 pub type Args = RequestArgs;
@@ -16,7 +16,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     let (query, snap) = (&prepared.query, &prepared.snap);
-    let ex = explain::explain(snap, query, Some(prepared.entities()));
+    let ex = explain::explain(snap, query, prepared.overlay.as_ref());
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&ex) {
             Ok(s) => println!("{s}"),
@@ -27,7 +27,7 @@ pub fn run(args: Args) -> ExitCode {
         },
         Format::Text => print!("{}", explain::render(&ex)),
     }
-    if ex.decision.allowed {
+    if ex.decision.is_allowed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_DENY)

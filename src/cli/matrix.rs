@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use super::{BundleArg, EXIT_BAD_INPUT};
-use crate::review::matrix::{self, Selection};
+use teamgate::review::matrix::{self, Selection};
 
 /// Formats of `matrix`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,8 +69,8 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let text = match args.format {
-        MatrixFormat::Md => matrix::markdown(&cells, &snap.version),
-        MatrixFormat::Html => matrix::html(&cells, &snap.version),
+        MatrixFormat::Md => matrix::markdown(&cells, snap.version()),
+        MatrixFormat::Html => matrix::html(&cells, snap.version()),
         MatrixFormat::Csv => matrix::csv(&cells),
         MatrixFormat::Json => serde_json::to_string_pretty(&cells).unwrap_or_default(),
     };

@@ -6,6 +6,7 @@ mod diff;
 mod explain;
 mod matrix;
 mod query_args;
+mod render;
 mod serve;
 mod test;
 mod validate;
@@ -16,8 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::bundle::{self, BundlePaths};
-use crate::{LoadErrors, Snapshot};
+use teamgate::{Bundle, Snapshot};
 
 /// Exit code for a deny.
 pub const EXIT_DENY: u8 = 2;
@@ -65,15 +65,15 @@ pub struct BundleArg {
 }
 
 impl BundleArg {
-    /// The bundle's paths.
-    pub fn paths(&self) -> BundlePaths {
-        BundlePaths::new(&self.bundle)
+    /// The bundle.
+    pub fn bundle(&self) -> Bundle {
+        Bundle::new(&self.bundle)
     }
 
     /// Loads the bundle, printing every problem on failure.
     pub fn load(&self) -> Result<Snapshot, ExitCode> {
-        bundle::load(&self.paths()).map_err(|e| {
-            print_load_errors(&e);
+        self.bundle().load().map_err(|e| {
+            render::load_errors(&e);
             ExitCode::from(EXIT_BAD_INPUT)
         })
     }
@@ -87,18 +87,6 @@ pub enum Format {
     Text,
     /// For programs.
     Json,
-}
-
-/// Prints load problems to stderr, with a count.
-pub fn print_load_errors(e: &LoadErrors) {
-    for p in &e.0 {
-        eprintln!("error: {p}\n");
-    }
-    let n = e.0.len();
-    eprintln!(
-        "{n} error{} found; nothing was loaded",
-        if n == 1 { "" } else { "s" }
-    );
 }
 
 /// Runs the command line.

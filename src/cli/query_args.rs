@@ -1,12 +1,10 @@
 //! The request flags shared by `authorize` and `explain`.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 
-use cedar_policy::EntityUid;
+use teamgate::{Overlay, Problem, Query, Snapshot};
 
-use crate::bundle::{merge_entity_json, read_fixture_json, EntityData};
-use crate::{LoadErrors, Problem, Query, Snapshot};
+use super::render;
 
 /// `--principal`, `--action`, `--resource`, `--context`, `--entities`.
 #[derive(clap::Args, Debug, Clone)]
@@ -23,28 +21,9 @@ pub struct QueryArgs {
     /// Context as a JSON object, or @FILE to read it from a file.
     #[arg(long)]
     pub context: Option<String>,
-    /// Extra entity JSON files merged over the bundle's fixtures for this query.
+    /// Extra entity JSON files merged over the bundle's entities for this query.
     #[arg(long = "entities")]
     pub entities: Vec<PathBuf>,
-}
-
-/// Parses an entity uid such as `User::"erin"`, naming the flag on error.
-pub fn parse_uid(flag: &str, text: &str) -> Result<EntityUid, Problem> {
-    EntityUid::from_str(text.trim()).map_err(|e| {
-        Problem::new(format!(
-            "--{flag} {text:?} is not an entity uid such as User::\"erin\": {e}"
-        ))
-    })
-}
-
-/// Parses an action: `Action::"x"` or bare `x`.
-pub fn parse_action(text: &str) -> Result<EntityUid, Problem> {
-    let t = text.trim();
-    if t.contains("::") {
-        parse_uid("action", t)
-    } else {
-        parse_uid("action", &format!("Action::{t:?}"))
-    }
 }
 
 /// The arguments of `authorize` and `explain`: a request, the bundle, a format.
@@ -59,50 +38,39 @@ pub struct RequestArgs {
     pub format: super::Format,
 }
 
-impl RequestArgs {
-    /// Parses the request, loads the bundle and merges `--entities`.
-    pub fn prepare(&self) -> Result<Prepared, std::process::ExitCode> {
-        self.query.prepare(&self.bundle)
-    }
-}
-
-/// A parsed request with the snapshot and entities to decide it against.
+/// A parsed request with the snapshot and the overlay to decide it against.
 pub struct Prepared {
     /// The request.
     pub query: Query,
     /// The loaded bundle.
     pub snap: Snapshot,
-    /// Fixtures with `--entities` merged over them, when any were given.
-    pub extra: Option<EntityData>,
+    /// The `--entities` files over the stored entities, when any were given.
+    pub overlay: Option<Overlay>,
 }
 
-impl Prepared {
-    /// The entities to decide against.
-    pub fn entities(&self) -> &cedar_policy::Entities {
-        self.extra
-            .as_ref()
-            .map(|d| &d.entities)
-            .unwrap_or(&self.snap.data.entities)
+impl RequestArgs {
+    /// Parses the request, loads the bundle and builds the overlay of
+    /// `--entities`; prints what is wrong and returns the exit code on bad input.
+    pub fn prepare(&self) -> Result<Prepared, std::process::ExitCode> {
+        let bad = || std::process::ExitCode::from(super::EXIT_BAD_INPUT);
+        let query = self.query.query().map_err(|p| {
+            eprintln!("error: {}", render::problem(&p));
+            bad()
+        })?;
+        let snap = self.bundle.load()?;
+        let overlay = self.query.overlay(&snap).map_err(|e| {
+            render::load_errors(&e);
+            bad()
+        })?;
+        Ok(Prepared {
+            query,
+            snap,
+            overlay,
+        })
     }
 }
 
 impl QueryArgs {
-    /// Parses the request, loads the bundle and merges `--entities`; prints
-    /// what is wrong and returns the exit code on bad input.
-    pub fn prepare(&self, bundle: &super::BundleArg) -> Result<Prepared, std::process::ExitCode> {
-        let bad = || std::process::ExitCode::from(super::EXIT_BAD_INPUT);
-        let query = self.query().map_err(|p| {
-            eprintln!("error: {p}");
-            bad()
-        })?;
-        let snap = bundle.load()?;
-        let extra = self.entities(&snap, &bundle.paths()).map_err(|e| {
-            super::print_load_errors(&e);
-            bad()
-        })?;
-        Ok(Prepared { query, snap, extra })
-    }
-
     /// The query these flags describe.
     pub fn query(&self) -> Result<Query, Problem> {
         let context = match &self.context {
@@ -126,48 +94,37 @@ impl QueryArgs {
                 })?
             }
         };
-        Ok(Query {
-            principal: parse_uid("principal", &self.principal)?,
-            action: parse_action(&self.action)?,
-            resource: parse_uid("resource", &self.resource)?,
-            context,
-        })
+        let q = Query::parse(&self.principal, &self.action, &self.resource)
+            .map_err(|e| Problem::new(format!("--{e}")))?;
+        Ok(q.with_context(context))
     }
 
-    /// The entities to decide against: the snapshot's, or the fixtures with
-    /// every `--entities` file merged over them.
-    pub fn entities(
-        &self,
-        snap: &Snapshot,
-        paths: &crate::BundlePaths,
-    ) -> Result<Option<EntityData>, LoadErrors> {
+    /// The `--entities` files as one overlay over the stored entities.
+    pub fn overlay(&self, snap: &Snapshot) -> Result<Option<Overlay>, teamgate::LoadError> {
         if self.entities.is_empty() {
             return Ok(None);
         }
-        let mut json = read_fixture_json(paths)?;
+        let mut builder = Overlay::over_stored("--entities");
         for file in &self.entities {
-            let text = std::fs::read_to_string(file)
-                .map_err(|e| Problem::in_file(file, format!("cannot read: {e}")))?;
-            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                Problem::in_file(
-                    file,
-                    format!(
-                        "invalid JSON at line {} column {}: {e}",
-                        e.line(),
-                        e.column()
-                    ),
-                )
-            })?;
-            let serde_json::Value::Array(items) = value else {
-                return Err(
-                    Problem::in_file(file, "entity data must be a JSON array of entities")
-                        .with_json_path("$")
-                        .into(),
-                );
-            };
-            json = merge_entity_json(&json, items);
+            builder = builder.upsert(read_entity_file(file)?);
         }
-        let label = "fixtures + --entities";
-        EntityData::from_json(json, &snap.pack, label).map(Some)
+        builder.build(snap).map(Some)
+    }
+}
+
+/// An entity JSON file: an array of Cedar entity objects.
+fn read_entity_file(file: &std::path::Path) -> Result<Vec<serde_json::Value>, Problem> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Problem::in_file(file, format!("cannot read: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        let offset = teamgate::offset_of(&text, e.line(), e.column());
+        Problem::at_offset(file, &text, offset, format!("invalid JSON: {e}"))
+    })?;
+    match value {
+        serde_json::Value::Array(items) => Ok(items),
+        _ => Err(
+            Problem::in_file(file, "entity data must be a JSON array of entities")
+                .with_json_path("$"),
+        ),
     }
 }

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{BundleArg, EXIT_BAD_INPUT};
-use crate::server::decision_log::{DecisionLog, LogTarget};
-use crate::server::{self, AppState, ServerConfig};
-use crate::store::Store;
-use crate::watch::{Watcher, DEFAULT_DEBOUNCE};
+use teamgate::server::decision_log::{DecisionLog, LogTarget};
+use teamgate::server::{self, AppState, ServerConfig};
+use teamgate::Store;
 
 /// Arguments of `serve`.
 #[derive(clap::Args, Debug)]
@@ -48,10 +47,10 @@ pub struct Args {
 /// Runs `serve`.
 pub fn run(args: Args) -> ExitCode {
     init_tracing();
-    let store = match Store::open(args.bundle.paths()) {
+    let store = match Store::open(args.bundle.bundle()) {
         Ok(s) => Arc::new(s),
         Err(e) => {
-            super::print_load_errors(&e);
+            super::render::load_errors(&e);
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
@@ -92,10 +91,7 @@ pub fn run(args: Args) -> ExitCode {
     let _watcher = if args.no_watch {
         None
     } else {
-        let s = store.clone();
-        match Watcher::start(store.paths().clone(), DEFAULT_DEBOUNCE, move || {
-            s.reload();
-        }) {
+        match store.watch() {
             Ok(w) => Some(w),
             Err(p) => {
                 eprintln!("error: {p}");
@@ -142,10 +138,10 @@ pub fn run(args: Args) -> ExitCode {
         // The first line of stdout says where we listen (tests and scripts read it).
         println!(
             "teamgate listening on http://{addr} (bundle {}, version {}, {} policies, {} entities)",
-            store.paths().root.display(),
-            snap.version,
-            snap.pack.index.len(),
-            snap.data.count
+            store.bundle().root().display(),
+            snap.version(),
+            snap.policy_count(),
+            snap.entity_count()
         );
         spawn_sighup_reload(store.clone());
         let app = server::router(state);

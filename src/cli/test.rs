@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use super::{BundleArg, EXIT_BAD_INPUT};
-use crate::scenario::{coverage::Coverage, report, run_paths};
+use teamgate::scenario::{coverage::Coverage, report, run_paths};
 
 /// Report formats of `test`.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,11 +46,11 @@ pub fn run(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let reports = run_paths(&args.paths, &snap, &args.bundle.paths());
+    let reports = run_paths(&args.paths, &snap);
     let rendered = match args.format {
-        TestFormat::Text => report::text(&reports, &snap.pack),
+        TestFormat::Text => report::text(&reports, &snap),
         TestFormat::Json => report::json(&reports),
-        TestFormat::Junit => report::junit(&reports, &snap.pack),
+        TestFormat::Junit => report::junit(&reports, &snap),
     };
     match &args.output {
         Some(path) => {
@@ -58,15 +58,15 @@ pub fn run(args: Args) -> ExitCode {
                 eprintln!("error: {}: cannot write: {e}", path.display());
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
-            print!("{}", report::text(&reports, &snap.pack));
+            print!("{}", report::text(&reports, &snap));
         }
         None => print!("{rendered}"),
     }
     let (_, failed) = report::counts(&reports);
     let mut ok = failed == 0;
     if args.coverage {
-        let cov = Coverage::of(&reports, &snap.pack);
-        eprint!("{}", cov.render(&snap.pack));
+        let cov = Coverage::of(&reports, &snap);
+        eprint!("{}", cov.render(&snap));
         ok &= cov.complete();
     }
     if ok {

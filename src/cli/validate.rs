@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{BundleArg, Format, EXIT_BAD_INPUT};
-use crate::bundle;
+use super::{render, BundleArg, Format, EXIT_BAD_INPUT};
+use teamgate::Effect;
 
 /// Arguments of `validate`.
 #[derive(clap::Args, Debug)]
@@ -19,43 +19,46 @@ pub struct Args {
 
 /// Runs `validate`.
 pub fn run(args: Args) -> ExitCode {
-    let paths = args.bundle.paths();
-    match bundle::load(&paths) {
+    let bundle = args.bundle.bundle();
+    match bundle.load() {
         Ok(snap) => {
-            let pack = &snap.pack;
-            let permits = pack.index.values().filter(|p| p.effect == "permit").count();
+            let total = snap.policy_count();
+            let permits = snap
+                .policies()
+                .filter(|p| p.effect() == Effect::Permit)
+                .count();
             let files: std::collections::BTreeSet<&str> =
-                pack.index.values().map(|p| p.file.as_str()).collect();
-            let actions = pack.engine.actions().len();
+                snap.policies().map(|p| p.file()).collect();
+            let actions = snap.actions().len();
             match args.format {
                 Format::Json => println!(
                     "{:#}",
                     json!({
                         "ok": true,
-                        "version": snap.version,
-                        "policies": pack.index.len(),
+                        "version": snap.version(),
+                        "policies": total,
                         "permits": permits,
-                        "forbids": pack.index.len() - permits,
+                        "forbids": total - permits,
                         "policy_files": files.len(),
                         "actions": actions,
-                        "entities": snap.data.count,
-                        "warnings": pack.warnings.iter().map(|w| &w.message).collect::<Vec<_>>(),
+                        "entities": snap.entity_count(),
+                        "warnings": snap.warnings().iter().map(|w| &w.message).collect::<Vec<_>>(),
                     })
                 ),
                 Format::Text => {
-                    println!("ok: bundle {} is valid", paths.root.display());
+                    println!("ok: bundle {} is valid", bundle.root().display());
                     println!(
                         "  policies  {} in {} files ({} permit, {} forbid), strictly validated",
-                        pack.index.len(),
+                        total,
                         files.len(),
                         permits,
-                        pack.index.len() - permits
+                        total - permits
                     );
                     println!("  actions   {actions} requestable");
-                    println!("  entities  {}", snap.data.count);
-                    println!("  version   {}", snap.version);
-                    for w in &pack.warnings {
-                        println!("warning: {w}");
+                    println!("  entities  {}", snap.entity_count());
+                    println!("  version   {}", snap.version());
+                    for w in snap.warnings() {
+                        println!("warning: {}", render::problem(w));
                     }
                 }
             }
@@ -63,9 +66,9 @@ pub fn run(args: Args) -> ExitCode {
         }
         Err(e) => {
             if args.format == Format::Json {
-                println!("{:#}", json!({ "ok": false, "errors": e.0 }));
+                println!("{:#}", json!({ "ok": false, "errors": e.problems() }));
             }
-            super::print_load_errors(&e);
+            render::load_errors(&e);
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

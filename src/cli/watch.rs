@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 
-use super::{BundleArg, EXIT_BAD_INPUT};
-use crate::scenario::{report, run_paths};
-use crate::store::{ReloadOutcome, Store};
-use crate::watch::{Watcher, DEFAULT_DEBOUNCE};
+use teamgate::scenario::{report, run_paths};
+use teamgate::store::{ReloadOutcome, WatchGuard, DEFAULT_DEBOUNCE};
+use teamgate::Store;
+
+use super::{render, BundleArg, EXIT_BAD_INPUT};
 
 /// Arguments of `watch`.
 #[derive(clap::Args, Debug)]
@@ -23,73 +24,90 @@ pub struct Args {
 
 /// Runs `watch` until interrupted.
 pub fn run(args: Args) -> ExitCode {
-    let paths = args.bundle.paths();
+    let bundle = args.bundle.bundle();
+    println!("watching {} (Ctrl-C to stop)", bundle.root().display());
+    let Some(store) = first_good_load(&args) else {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let events = store.subscribe();
+    let _watching = match store.watch() {
+        Ok(w) => w,
+        Err(p) => {
+            eprintln!("error: {}", render::problem(&p));
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    // A save between the first load and the watch being set up.
+    store.reload();
+    while let Ok(event) = events.recv() {
+        match event.outcome {
+            ReloadOutcome::Unchanged => {}
+            ReloadOutcome::Swapped(summary) => {
+                println!("ok: {summary}");
+                run_tests(&store, &args);
+            }
+            ReloadOutcome::Failed(problems) => {
+                for p in &problems {
+                    eprintln!("error: {}\n", render::problem(p));
+                }
+                println!(
+                    "{} error{}: the last good version {} is kept",
+                    problems.len(),
+                    if problems.len() == 1 { "" } else { "s" },
+                    store.status().version
+                );
+            }
+            _ => {}
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Until the bundle first loads there is no store: try on every save.
+fn first_good_load(args: &Args) -> Option<Arc<Store>> {
+    let bundle = args.bundle.bundle();
     let (tx, rx) = channel::<()>();
-    let _watcher = match Watcher::start(paths.clone(), DEFAULT_DEBOUNCE, move || {
+    let waiting: WatchGuard = match WatchGuard::start(&bundle, DEFAULT_DEBOUNCE, move || {
         let _ = tx.send(());
     }) {
         Ok(w) => w,
         Err(p) => {
-            eprintln!("error: {p}");
-            return ExitCode::from(EXIT_BAD_INPUT);
+            eprintln!("error: {}", render::problem(&p));
+            return None;
         }
     };
-    println!("watching {} (Ctrl-C to stop)", paths.root.display());
-    // Until the bundle first loads there is no store: keep trying on each save.
-    let mut store: Option<Arc<Store>> = None;
     loop {
-        match &store {
-            None => match Store::open(paths.clone()) {
-                Ok(s) => {
-                    let snap = s.snapshot();
-                    println!(
-                        "ok: version {}: {} policies, {} entities",
-                        snap.version,
-                        snap.pack.index.len(),
-                        snap.data.count
-                    );
-                    store = Some(Arc::new(s));
-                    run_tests(store.as_deref(), &args);
-                }
-                Err(e) => {
-                    super::print_load_errors(&e);
-                    println!("waiting for the next save...");
-                }
-            },
-            Some(s) => match s.reload() {
-                ReloadOutcome::Unchanged => {}
-                ReloadOutcome::Swapped(summary) => {
-                    println!("ok: {summary}");
-                    run_tests(Some(s), &args);
-                }
-                ReloadOutcome::Failed(problems) => {
-                    for p in &problems {
-                        eprintln!("error: {p}\n");
-                    }
-                    println!(
-                        "{} error{}: the last good version {} is kept",
-                        problems.len(),
-                        if problems.len() == 1 { "" } else { "s" },
-                        s.status().version
-                    );
-                }
-            },
+        match Store::open(bundle.clone()) {
+            Ok(s) => {
+                drop(waiting);
+                let snap = s.snapshot();
+                println!(
+                    "ok: version {}: {} policies, {} entities",
+                    snap.version(),
+                    snap.policy_count(),
+                    snap.entity_count()
+                );
+                let store = Arc::new(s);
+                run_tests(&store, args);
+                return Some(store);
+            }
+            Err(e) => {
+                render::load_errors(&e);
+                println!("waiting for the next save...");
+            }
         }
-        if rx.recv().is_err() {
-            return ExitCode::SUCCESS;
-        }
+        rx.recv().ok()?;
         // Coalesce saves that arrived while we worked.
         while rx.try_recv().is_ok() {}
     }
 }
 
-fn run_tests(store: Option<&Store>, args: &Args) {
-    let Some(store) = store else { return };
+fn run_tests(store: &Store, args: &Args) {
     if args.tests.is_empty() {
         return;
     }
     let snap = store.snapshot();
-    let mut reports = run_paths(&args.tests, &snap, store.paths());
+    let mut reports = run_paths(&args.tests, &snap);
     let (passed, failed) = report::counts(&reports);
     if failed == 0 {
         println!("scenarios: {passed} passed, 0 failed");
@@ -101,8 +119,7 @@ fn run_tests(store: Option<&Store>, args: &Args) {
         });
         print!(
             "{}",
-            report::text(&reports, &snap.pack)
-                .replace("\n0 passed,", &format!("\n{passed} passed,"))
+            report::text(&reports, &snap).replace("\n0 passed,", &format!("\n{passed} passed,"))
         );
     }
 }

@@ -6,19 +6,19 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::universe;
 use crate::scenario::run_paths;
-use crate::universe;
-use crate::{BundlePaths, Query, Snapshot};
+use crate::{Query, Snapshot, Verdict};
 
 /// One request whose decision changed.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Change {
     /// The request.
     pub request: String,
-    /// Old decision (`allow`/`deny`).
-    pub old: String,
+    /// Old decision.
+    pub old: Verdict,
     /// New decision.
-    pub new: String,
+    pub new: Verdict,
     /// Determining policies before.
     pub old_reasons: Vec<String>,
     /// Determining policies after.
@@ -60,81 +60,59 @@ impl Diff {
 
 fn label(q: &Query, ctx: &str) -> String {
     if ctx.is_empty() {
-        format!(
-            "{} {} {}",
-            q.principal,
-            q.action.id().unescaped(),
-            q.resource
-        )
+        q.to_string()
     } else {
         format!(
             "{} {}[{ctx}] {}",
-            q.principal,
-            q.action.id().unescaped(),
-            q.resource
+            q.principal(),
+            q.action_name(),
+            q.resource()
         )
     }
 }
 
 /// Compares `old` and `new` over both entity universes, plus the outcomes of
 /// the scenario files under `scenarios` run against each bundle.
-pub fn compare(
-    old: &Snapshot,
-    old_paths: &BundlePaths,
-    new: &Snapshot,
-    new_paths: &BundlePaths,
-    scenarios: &[PathBuf],
-) -> Diff {
+pub fn compare(old: &Snapshot, new: &Snapshot, scenarios: &[PathBuf]) -> Diff {
     let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
     let mut count = 0;
     let mut universe_cases = Vec::new();
     for snap in [new, old] {
-        for c in universe::cases(&snap.pack.schema, &snap.data.entities) {
+        for c in universe::cases(snap, None) {
             if seen.insert(label(&c.query, &c.context_label)) {
                 universe_cases.push(c);
             }
         }
     }
     count += universe_cases.len();
-    let before = universe::decide_all(&old.pack.engine, &old.data.entities, &universe_cases);
-    let after = universe::decide_all(&new.pack.engine, &new.data.entities, &universe_cases);
+    let before = universe::decide_all(old, None, &universe_cases);
+    let after = universe::decide_all(new, None, &universe_cases);
     for ((c, a), b) in universe_cases.iter().zip(before).zip(after) {
-        if a.allowed != b.allowed {
+        if a.verdict() != b.verdict() {
             changes.push(Change {
                 request: label(&c.query, &c.context_label),
-                old: a.word().into(),
-                new: b.word().into(),
-                old_reasons: if a.errors.is_empty() {
-                    a.reasons
-                } else {
-                    a.errors
-                },
-                new_reasons: if b.errors.is_empty() {
-                    b.reasons
-                } else {
-                    b.errors
-                },
+                old: a.verdict(),
+                new: b.verdict(),
+                old_reasons: a.causes().to_vec(),
+                new_reasons: b.causes().to_vec(),
             });
         }
     }
     if !scenarios.is_empty() {
-        let (ro, rn) = (
-            run_paths(scenarios, old, old_paths),
-            run_paths(scenarios, new, new_paths),
-        );
+        let (ro, rn) = (run_paths(scenarios, old), run_paths(scenarios, new));
         for (fo, f_n) in ro.iter().zip(&rn) {
             for (so, sn) in fo.scenarios.iter().zip(&f_n.scenarios) {
                 for (o, n) in so.outcomes.iter().zip(&sn.outcomes) {
                     let key = format!("{} (scenario {:?})", o.request, so.name);
                     count += 1;
-                    if o.decision.allowed != n.decision.allowed && seen.insert(key.clone()) {
+                    if o.decision.verdict() != n.decision.verdict() && seen.insert(key.clone()) {
                         changes.push(Change {
                             request: key,
-                            old: o.decision.word().into(),
-                            new: n.decision.word().into(),
-                            old_reasons: o.decision.reasons.clone(),
-                            new_reasons: n.decision.reasons.clone(),
+                            old: o.decision.verdict(),
+                            new: n.decision.verdict(),
+                            old_reasons: o.decision.reasons().to_vec(),
+                            new_reasons: n.decision.reasons().to_vec(),
                         });
                     }
                 }
@@ -147,10 +125,10 @@ pub fn compare(
         // that stopped determining (-), each marked if the edit added, removed
         // or changed the policy itself.
         let mark = |id: &str| -> String {
-            match (old.pack.info(id), new.pack.info(id)) {
+            match (old.policy(id), new.policy(id)) {
                 (None, Some(_)) => format!("{id} (added)"),
                 (Some(_), None) => format!("{id} (removed)"),
-                (Some(a), Some(b)) if a.text != b.text => format!("{id} (changed)"),
+                (Some(a), Some(b)) if a.text() != b.text() => format!("{id} (changed)"),
                 _ => id.to_string(),
             }
         };
@@ -172,7 +150,7 @@ pub fn compare(
             now_denied: 0,
             changes: Vec::new(),
         });
-        if ch.new == "allow" {
+        if ch.new == Verdict::Allow {
             g.now_allowed += 1;
         } else {
             g.now_denied += 1;
@@ -182,8 +160,8 @@ pub fn compare(
     let mut groups: Vec<Group> = groups.into_values().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.changes.len()));
     Diff {
-        old_version: old.version.clone(),
-        new_version: new.version.clone(),
+        old_version: old.version().to_string(),
+        new_version: new.version().to_string(),
         requests: count,
         groups,
     }

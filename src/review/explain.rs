@@ -7,8 +7,8 @@ use cedar_policy::{
 };
 use serde::Serialize;
 
-use crate::bundle::PolicyInfo;
-use crate::{Decision, Query, Snapshot};
+use crate::domain;
+use crate::{Decision, Overlay, PolicyInfo, Query, Snapshot};
 
 /// One policy in an explanation.
 #[derive(Debug, Clone, Serialize)]
@@ -48,55 +48,53 @@ fn scope_matches(p: &cedar_policy::Policy, q: &Query, entities: &Entities) -> bo
                 .is_some_and(|mut a| a.any(|x| x == group))
     };
     let principal = match p.principal_constraint() {
-        PrincipalConstraint::Eq(u) => u == q.principal,
-        PrincipalConstraint::In(g) | PrincipalConstraint::IsIn(_, g) => within(&q.principal, &g),
+        PrincipalConstraint::Eq(u) => &u == q.principal(),
+        PrincipalConstraint::In(g) | PrincipalConstraint::IsIn(_, g) => within(q.principal(), &g),
         _ => true,
     };
     let resource = match p.resource_constraint() {
-        ResourceConstraint::Eq(u) => u == q.resource,
-        ResourceConstraint::In(g) | ResourceConstraint::IsIn(_, g) => within(&q.resource, &g),
+        ResourceConstraint::Eq(u) => &u == q.resource(),
+        ResourceConstraint::In(g) | ResourceConstraint::IsIn(_, g) => within(q.resource(), &g),
         _ => true,
     };
     principal && resource
 }
 
-/// Explains `query` against `entities` (the snapshot's unless given).
-pub fn explain(snap: &Snapshot, query: &Query, entities: Option<&Entities>) -> Explanation {
-    let entities = entities.unwrap_or(&snap.data.entities);
-    let engine = &snap.pack.engine;
-    let decision = engine.decide(query, entities);
+/// Explains `query` against the snapshot's entities, or `overlay`'s.
+pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Explanation {
+    let decision = snap.decide(query, overlay);
     let mut ex = Explanation {
-        request: format!(
-            "{} {} {}",
-            query.principal,
-            query.action.id().unescaped(),
-            query.resource
-        ),
+        request: query.to_string(),
         decision: decision.clone(),
         determining: Vec::new(),
         overridden: Vec::new(),
         not_satisfied: Vec::new(),
         errored: Vec::new(),
-        version: snap.version.clone(),
+        version: snap.version().to_string(),
     };
     let cite = |id: &str, error: Option<String>| {
-        snap.pack.info(id).map(|info| Cited {
+        snap.policy(id).map(|info| Cited {
             info: info.clone(),
             error,
         })
     };
     ex.determining = decision
-        .reasons
+        .reasons()
         .iter()
         .filter_map(|id| cite(id, None))
         .collect();
-    let Ok(request) = engine.request(query, entities) else {
+    let entities = snap.entities_for(overlay);
+    let engine = snap.engine();
+    let Ok(query) = domain::context::prepare(query) else {
+        return ex;
+    };
+    let Ok(request) = engine.request(&query, entities) else {
         return ex;
     };
     let Some(slice) = engine.slice_for(
-        query.principal.type_name(),
-        &query.action,
-        query.resource.type_name(),
+        query.principal().type_name(),
+        query.action(),
+        query.resource().type_name(),
     ) else {
         return ex;
     };
@@ -107,7 +105,7 @@ pub fn explain(snap: &Snapshot, query: &Query, entities: Option<&Entities>) -> E
         let Some(original) = engine.policies().policy(p.id()) else {
             continue;
         };
-        if !scope_matches(original, query, entities) {
+        if !scope_matches(original, &query, entities) {
             continue;
         }
         let mut alone = cedar_policy::PolicySet::new();
@@ -123,7 +121,9 @@ pub fn explain(snap: &Snapshot, query: &Query, entities: Option<&Entities>) -> E
         }
         let satisfied = r.diagnostics().reason().next().is_some();
         match (p.effect(), satisfied) {
-            (Effect::Permit, true) if !decision.allowed && r.decision() == CedarDecision::Allow => {
+            (Effect::Permit, true)
+                if !decision.is_allowed() && r.decision() == CedarDecision::Allow =>
+            {
                 ex.overridden.extend(cite(&id, None));
             }
             (Effect::Permit, false) => ex.not_satisfied.extend(cite(&id, None)),
@@ -136,7 +136,7 @@ pub fn explain(snap: &Snapshot, query: &Query, entities: Option<&Entities>) -> E
 /// The explanation as a reviewer reads it.
 pub fn render(ex: &Explanation) -> String {
     let d = &ex.decision;
-    let mut out = format!("{}: {}\n", d.word().to_uppercase(), ex.request);
+    let mut out = format!("{}: {}\n", d.verdict().word().to_uppercase(), ex.request);
     let section = |out: &mut String, title: &str, list: &[Cited], with_text: bool| {
         if list.is_empty() {
             return;
@@ -145,23 +145,23 @@ pub fn render(ex: &Explanation) -> String {
         for c in list {
             out.push_str(&format!(
                 "  {} {}  {}  [{}]\n",
-                c.info.effect,
-                c.info.id,
+                c.info.effect(),
+                c.info.id(),
                 c.info.location(),
-                c.info.rules.join(", ")
+                c.info.rules().join(", ")
             ));
             if let Some(e) = &c.error {
                 out.push_str(&format!("    error: {e}\n"));
             }
             if with_text {
-                for line in c.info.text.lines() {
+                for line in c.info.text().lines() {
                     out.push_str(&format!("    | {line}\n"));
                 }
             }
         }
     };
     section(&mut out, "Determined by:", &ex.determining, true);
-    let overridden_title = if d.reasons.is_empty() && !d.errors.is_empty() {
+    let overridden_title = if d.reasons().is_empty() && !d.errors().is_empty() {
         "Overridden (satisfied, but an evaluation error makes the decision fail closed):"
     } else {
         "Overridden (satisfied, but a forbid wins):"
@@ -173,10 +173,10 @@ pub fn render(ex: &Explanation) -> String {
         &ex.errored,
         false,
     );
-    for e in d.errors.iter().filter(|_| ex.errored.is_empty()) {
+    for e in d.errors().iter().filter(|_| ex.errored.is_empty()) {
         out.push_str(&format!("\nerror: {e}\n"));
     }
-    if !d.allowed && d.reasons.is_empty() && d.errors.is_empty() {
+    if !d.is_allowed() && d.reasons().is_empty() && d.errors().is_empty() {
         out.push_str("\nNo permit applied: anything not granted is denied (P5).\n");
         if ex.not_satisfied.is_empty() {
             out.push_str("No permit for this action has a scope that matches the request.\n");

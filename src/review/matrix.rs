@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::universe::{self, Case};
+use super::universe::{self, Case};
 use crate::Snapshot;
 
 /// What to include.
@@ -32,6 +32,9 @@ pub struct Cell {
     pub resource_type: String,
     /// Allowed?
     pub allowed: bool,
+    /// Denied because the request could not be evaluated (the reasons are errors).
+    #[serde(skip)]
+    pub failed: bool,
     /// Determining policies (or errors).
     pub reasons: Vec<String>,
 }
@@ -39,35 +42,32 @@ pub struct Cell {
 /// Computes the cells, in a stable order.
 pub fn cells(snap: &Snapshot, sel: &Selection) -> Vec<Cell> {
     let cases: Vec<Case> = universe::cases_where(
-        &snap.pack.schema,
-        &snap.data.entities,
+        snap,
+        None,
         |action, _, rtype| {
             (sel.actions.is_empty() || sel.actions.iter().any(|a| a == action))
                 && (sel.resource_types.is_empty() || sel.resource_types.iter().any(|t| t == rtype))
         },
         |p| sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string()),
     );
-    let decisions = universe::decide_all(&snap.pack.engine, &snap.data.entities, &cases);
+    let decisions = universe::decide_all(snap, None, &cases);
     cases
         .into_iter()
         .zip(decisions)
         .map(|(c, d)| {
-            let action = c.query.action.id().unescaped().to_string();
+            let action = c.query.action_name().to_string();
             Cell {
-                principal: c.query.principal.to_string(),
+                principal: c.query.principal().to_string(),
                 action: if c.context_label.is_empty() {
                     action
                 } else {
                     format!("{action}[{}]", c.context_label)
                 },
-                resource: c.query.resource.to_string(),
-                resource_type: c.query.resource.type_name().to_string(),
-                allowed: d.allowed,
-                reasons: if d.errors.is_empty() {
-                    d.reasons
-                } else {
-                    d.errors
-                },
+                resource: c.query.resource().to_string(),
+                resource_type: c.query.resource().type_name().to_string(),
+                allowed: d.is_allowed(),
+                failed: !d.errors().is_empty(),
+                reasons: d.causes().to_vec(),
             }
         })
         .collect()
@@ -161,7 +161,7 @@ pub fn html(cells: &[Cell], version: &str) -> String {
                     Some(c) => {
                         let class = if c.allowed {
                             "a"
-                        } else if c.reasons.iter().any(|r| r.contains(' ')) {
+                        } else if c.failed {
                             "e"
                         } else {
                             "d"

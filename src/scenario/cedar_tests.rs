@@ -7,15 +7,14 @@
 //! without teamgate's fail-closed override, so existing files pass unchanged.
 
 use std::path::Path;
-use std::str::FromStr;
 
-use cedar_policy::{Decision as CedarDecision, Entities, EntityUid};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::model::{Expect, Faq};
-use super::run::{FileReport, RequestOutcome, ScenarioReport};
-use crate::{Decision, Problem, Query, Snapshot, Strategy};
+use super::outcome::{FileReport, RequestOutcome, ScenarioReport};
+use crate::engine::Engine;
+use crate::{Overlay, Problem, Query, Snapshot, Strategy, Verdict};
 
 #[derive(Debug, Deserialize)]
 struct TestCase {
@@ -46,7 +45,7 @@ pub fn run_file(path: &Path, text: &str, snap: &Snapshot) -> FileReport {
         Err(e) => {
             let at = e.path().to_string();
             let inner = e.into_inner();
-            let offset = crate::problem::offset_of(text, inner.line(), inner.column());
+            let offset = crate::offset_of(text, inner.line(), inner.column());
             return FileReport {
                 path: path.display().to_string(),
                 topic: String::new(),
@@ -103,79 +102,69 @@ fn run_case(dir: &Path, path: &Path, i: usize, case: TestCase, snap: &Snapshot) 
         },
         v => v.clone(),
     };
-    let entities = match Entities::from_json_value(entities_json, Some(&snap.pack.schema)) {
-        Ok(e) => e,
-        Err(e) => {
-            report.error = fail(format!("entities: {}", crate::bundle::error_chain(&e)));
+    let entities = match entities_json {
+        Value::Array(items) => items,
+        _ => {
+            report.error = fail("entities: must be an array of entity JSON, or a file name".into());
             return report;
         }
     };
-    let uid = |s: &str| EntityUid::from_str(s).map_err(|e| format!("{s:?}: {e}"));
-    let query = match (
-        uid(&case.request.principal),
-        uid(&case.request.action),
-        uid(&case.request.resource),
+    let overlay = match Overlay::instead_of_stored("entities")
+        .upsert(entities)
+        .build(snap)
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let msgs: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
+            report.error = fail(format!("entities: {}", msgs.join("; ")));
+            return report;
+        }
+    };
+    let query = match Query::parse(
+        &case.request.principal,
+        &case.request.action,
+        &case.request.resource,
     ) {
-        (Ok(p), Ok(a), Ok(r)) => Query {
-            principal: p,
-            action: a,
-            resource: r,
-            context: case.request.context.clone(),
-        },
-        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+        Ok(q) => q.with_context(case.request.context.clone()),
+        Err(e) => {
             report.error = fail(format!("request: {e}"));
             return report;
         }
     };
-    let decision = match snap
-        .pack
-        .engine
-        .evaluate(&query, &entities, Strategy::Sliced)
-    {
-        Ok(resp) => {
-            let mut reasons: Vec<String> =
-                resp.diagnostics().reason().map(|p| p.to_string()).collect();
-            reasons.sort();
-            Decision {
-                allowed: resp.decision() == CedarDecision::Allow,
-                reasons,
-                errors: resp.diagnostics().errors().map(|e| e.to_string()).collect(),
-            }
-        }
+    let decision = match snap.evaluate(&query, Some(&overlay), Strategy::Sliced) {
+        Ok(resp) => Engine::as_cedar(&resp),
         Err(e) => {
             report.error = fail(format!("request: {e}"));
             return report;
         }
     };
     let mut failures = Vec::new();
-    if decision.allowed != (case.decision == Expect::Allow) {
-        failures
-            .push(format!("expected {:?}, got {}", case.decision, decision.word()).to_lowercase());
+    let expected = match case.decision {
+        Expect::Allow => Verdict::Allow,
+        Expect::Deny => Verdict::Deny,
+    };
+    if decision.verdict() != expected {
+        failures.push(format!("expected {expected}, got {}", decision.verdict()));
     }
     let mut want = case.reason.clone();
     want.sort();
-    if want != decision.reasons {
+    if want != decision.reasons() {
         failures.push(format!(
             "expected reason {want:?}, got {:?}",
-            decision.reasons
+            decision.reasons()
         ));
     }
-    if case.num_errors != decision.errors.len() {
+    if case.num_errors != decision.errors().len() {
         failures.push(format!(
             "expected {} errors, got {}",
             case.num_errors,
-            decision.errors.len()
+            decision.errors().len()
         ));
     }
     report.outcomes.push(RequestOutcome {
-        request: format!(
-            "{} {} {}",
-            query.principal,
-            query.action.id().unescaped(),
-            query.resource
-        ),
+        request: query.to_string(),
         line: None,
-        action: query.action.id().unescaped().to_string(),
+        action: query.action_name().to_string(),
         expected: case.decision,
         decision,
         failures,

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::run::FileReport;
-use crate::PolicyPack;
+use super::outcome::FileReport;
+use crate::Snapshot;
 
 /// What a run exercised.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -23,26 +23,24 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// Computes coverage of `reports` over `pack`.
-    pub fn of(reports: &[FileReport], pack: &PolicyPack) -> Coverage {
+    /// Computes coverage of `reports` over the snapshot's policies and actions.
+    pub fn of(reports: &[FileReport], snap: &Snapshot) -> Coverage {
         let mut determined = BTreeSet::new();
         let mut actions = BTreeSet::new();
         let mut rules_named = BTreeSet::new();
         for s in reports.iter().flat_map(|f| &f.scenarios) {
             rules_named.extend(s.rules.iter().cloned());
             for o in &s.outcomes {
-                determined.extend(o.decision.reasons.iter().cloned());
+                determined.extend(o.decision.reasons().iter().cloned());
                 actions.insert(o.action.clone());
             }
         }
-        let never_determined = pack
-            .index
-            .keys()
-            .filter(|id| !determined.contains(*id))
-            .cloned()
+        let never_determined = snap
+            .policies()
+            .map(|p| p.id().to_string())
+            .filter(|id| !determined.contains(id))
             .collect();
-        let actions_not_exercised = pack
-            .engine
+        let actions_not_exercised = snap
             .actions()
             .into_iter()
             .map(|a| a.id().unescaped().to_string())
@@ -62,20 +60,20 @@ impl Coverage {
     }
 
     /// As a reviewer reads it.
-    pub fn render(&self, pack: &PolicyPack) -> String {
-        let total = pack.index.len();
+    pub fn render(&self, snap: &Snapshot) -> String {
+        let total = snap.policy_count();
         let mut out = format!(
             "coverage: {} of {} policies determined a decision; {} of {} actions exercised\n",
             self.determined
                 .iter()
-                .filter(|d| pack.index.contains_key(*d))
+                .filter(|d| snap.policy(d).is_some())
                 .count(),
             total,
-            pack.engine.actions().len() - self.actions_not_exercised.len(),
-            pack.engine.actions().len()
+            snap.actions().len() - self.actions_not_exercised.len(),
+            snap.actions().len()
         );
         for id in &self.never_determined {
-            let at = pack.info(id).map(|i| i.location()).unwrap_or_default();
+            let at = snap.policy(id).map(|i| i.location()).unwrap_or_default();
             out.push_str(&format!("  never determined: {id}  {at}\n"));
         }
         for a in &self.actions_not_exercised {

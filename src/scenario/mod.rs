@@ -8,8 +8,10 @@
 pub mod cedar_tests;
 pub mod coverage;
 pub mod model;
+pub mod outcome;
 pub mod report;
 pub mod run;
 
 pub use model::{Expect, RequestSpec, Scenario, ScenarioFile};
-pub use run::{run_paths, FileReport, RequestOutcome, ScenarioReport};
+pub use outcome::{FileReport, RequestOutcome, ScenarioReport};
+pub use run::{discover, run_paths};

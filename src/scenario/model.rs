@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Problem;
+use crate::error::Problem;
 
 /// One file: a topic and its scenarios.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

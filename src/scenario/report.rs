@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::run::FileReport;
-use crate::PolicyPack;
+use super::outcome::FileReport;
+use crate::Snapshot;
 
 /// (passed, failed) scenarios; a file that cannot load counts as one failure.
 pub fn counts(reports: &[FileReport]) -> (usize, usize) {
@@ -27,7 +27,7 @@ pub fn counts(reports: &[FileReport]) -> (usize, usize) {
 
 /// One line per scenario; for each failure the expected and actual decision,
 /// the determining policies with file:line, and the errors.
-pub fn text(reports: &[FileReport], pack: &PolicyPack) -> String {
+pub fn text(reports: &[FileReport], snap: &Snapshot) -> String {
     let mut out = String::new();
     for f in reports {
         out.push_str(&format!("{}\n", f.path));
@@ -62,17 +62,17 @@ pub fn text(reports: &[FileReport], pack: &PolicyPack) -> String {
                 for why in &o.failures {
                     out.push_str(&format!("          {why}\n"));
                 }
-                for id in &o.decision.reasons {
-                    let at = pack
-                        .info(id)
-                        .map(|i| format!("  {} {}", i.effect, i.location()))
+                for id in o.decision.reasons() {
+                    let at = snap
+                        .policy(id)
+                        .map(|i| format!("  {} {}", i.effect(), i.location()))
                         .unwrap_or_default();
                     out.push_str(&format!("          determined by {id}{at}\n"));
                 }
-                if o.decision.reasons.is_empty() && o.decision.errors.is_empty() {
+                if o.decision.reasons().is_empty() && o.decision.errors().is_empty() {
                     out.push_str("          no policy applied\n");
                 }
-                for e in &o.decision.errors {
+                for e in o.decision.errors() {
                     out.push_str(&format!("          error: {e}\n"));
                 }
             }
@@ -104,7 +104,7 @@ fn esc(s: &str) -> String {
 }
 
 /// JUnit XML: a test suite per file, a test case per scenario.
-pub fn junit(reports: &[FileReport], pack: &PolicyPack) -> String {
+pub fn junit(reports: &[FileReport], snap: &Snapshot) -> String {
     let (passed, failed) = counts(reports);
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"teamgate\" tests=\"{}\" failures=\"{failed}\">\n",
@@ -144,11 +144,11 @@ pub fn junit(reports: &[FileReport], pack: &PolicyPack) -> String {
                 for why in &o.failures {
                     body.push_str(&format!("  {why}\n"));
                 }
-                for id in &o.decision.reasons {
-                    let at = pack.info(id).map(|i| i.location()).unwrap_or_default();
+                for id in o.decision.reasons() {
+                    let at = snap.policy(id).map(|i| i.location()).unwrap_or_default();
                     body.push_str(&format!("  determined by {id} {at}\n"));
                 }
-                for e in &o.decision.errors {
+                for e in o.decision.errors() {
                     body.push_str(&format!("  error: {e}\n"));
                 }
             }

@@ -1,86 +1,13 @@
 //! Running scenario files against a snapshot.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use cedar_policy::{Entities, EntityUid};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::cedar_tests;
-use super::model::{Base, EntityChanges, Expect, Faq, RequestSpec, Scenario, ScenarioFile};
-use crate::bundle::{merge_entity_json, read_fixture_json, EntityData};
-use crate::{BundlePaths, Decision, Problem, Query, Snapshot};
-
-/// The result of one request.
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestOutcome {
-    /// `User::"erin" editProjectDetails Project::"website" {context}`.
-    pub request: String,
-    /// Line of the request in the file, where known.
-    #[serde(skip)]
-    pub line: Option<usize>,
-    /// The action's name, for coverage.
-    #[serde(skip)]
-    pub action: String,
-    /// What the file expects.
-    pub expected: Expect,
-    /// What teamgate decided.
-    pub decision: Decision,
-    /// What did not match (empty when the request passed).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failures: Vec<String>,
-}
-
-/// The result of one scenario.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioReport {
-    /// Scenario name.
-    pub name: String,
-    /// Rule ids covered.
-    pub rules: Vec<String>,
-    /// The FAQ it checks.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub faq: Option<Faq>,
-    /// One per request, in order.
-    pub outcomes: Vec<RequestOutcome>,
-    /// Why the scenario could not run (then it failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Problem>,
-}
-
-impl ScenarioReport {
-    /// True when it ran and every request matched.
-    pub fn passed(&self) -> bool {
-        self.error.is_none() && self.outcomes.iter().all(|o| o.failures.is_empty())
-    }
-}
-
-/// The result of one file.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileReport {
-    /// The file.
-    pub path: String,
-    /// Its topic.
-    pub topic: String,
-    /// Its scenarios.
-    pub scenarios: Vec<ScenarioReport>,
-    /// Why the file could not be read or parsed (then it failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Problem>,
-}
-
-impl FileReport {
-    fn failed_to_load(path: &Path, error: Problem) -> Self {
-        FileReport {
-            path: path.display().to_string(),
-            topic: String::new(),
-            scenarios: Vec::new(),
-            error: Some(error),
-        }
-    }
-}
+use super::model::{Base, EntityChanges, Expect, RequestSpec, Scenario, ScenarioFile};
+use super::outcome::{FileReport, RequestOutcome, ScenarioReport};
+use crate::{parse_uid, Decision, Field, Overlay, Problem, Query, Snapshot};
 
 /// Scenario files under `paths` (directories are searched for `*.yaml`,
 /// `*.yml` and `*.json`), sorted.
@@ -125,12 +52,8 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Runs every scenario file under `paths` against `snap`.
-pub fn run_paths(paths: &[PathBuf], snap: &Snapshot, bundle: &BundlePaths) -> Vec<FileReport> {
-    let mut runner = Runner {
-        snap,
-        bundle,
-        demo_json: None,
-    };
+pub fn run_paths(paths: &[PathBuf], snap: &Snapshot) -> Vec<FileReport> {
+    let runner = Runner { snap };
     discover(paths)
         .into_iter()
         .map(|found| match found {
@@ -145,12 +68,10 @@ pub fn run_paths(paths: &[PathBuf], snap: &Snapshot, bundle: &BundlePaths) -> Ve
 
 struct Runner<'a> {
     snap: &'a Snapshot,
-    bundle: &'a BundlePaths,
-    demo_json: Option<Result<Vec<Value>, Problem>>,
 }
 
 impl Runner<'_> {
-    fn run_file(&mut self, path: &Path) -> FileReport {
+    fn run_file(&self, path: &Path) -> FileReport {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
@@ -180,20 +101,7 @@ impl Runner<'_> {
         }
     }
 
-    fn demo(&mut self) -> Result<Vec<Value>, Problem> {
-        let bundle = self.bundle;
-        self.demo_json
-            .get_or_insert_with(|| {
-                read_fixture_json(bundle).map_err(|e| {
-                    e.0.into_iter()
-                        .next()
-                        .unwrap_or_else(|| Problem::new("fixtures"))
-                })
-            })
-            .clone()
-    }
-
-    fn run_scenario(&mut self, path: &Path, text: &str, s: &Scenario) -> ScenarioReport {
+    fn run_scenario(&self, path: &Path, text: &str, s: &Scenario) -> ScenarioReport {
         let mut report = ScenarioReport {
             name: s.name.clone(),
             rules: s.rules.clone(),
@@ -202,21 +110,13 @@ impl Runner<'_> {
             error: None,
         };
         let fail = |msg: String, line: Option<usize>| {
-            let p = Problem::in_file(path, format!("scenario {:?}: {msg}", s.name)).with_line(line);
-            Problem {
-                rendered: format!("{}: {}", p.location(), p.message),
-                ..p
-            }
+            Problem::in_file(path, format!("scenario {:?}: {msg}", s.name)).with_line(line)
         };
-        let owned;
-        let entities: &Entities = if s.entities == EntityChanges::default() {
-            &self.snap.data.entities
+        let overlay = if s.entities == EntityChanges::default() {
+            None
         } else {
-            match self.build_entities(&s.entities) {
-                Ok(data) => {
-                    owned = data;
-                    &owned.entities
-                }
+            match overlay(&s.entities, self.snap) {
+                Ok(o) => Some(o),
                 Err(msg) => {
                     report.error = Some(fail(
                         msg,
@@ -229,7 +129,7 @@ impl Runner<'_> {
         let mut queries = Vec::new();
         for (i, r) in s.requests.iter().enumerate() {
             let line = ScenarioFile::request_line(text, &s.name, i);
-            match self.query(r, entities) {
+            match self.query(r, overlay.as_ref()) {
                 Ok(q) => queries.push((q, line)),
                 Err(msg) => {
                     report.error = Some(fail(format!("request {}: {msg}", i + 1), line));
@@ -238,35 +138,24 @@ impl Runner<'_> {
             }
         }
         for ((q, line), spec) in queries.into_iter().zip(&s.requests) {
-            let decision = self.snap.pack.engine.decide(&q, entities);
+            let decision = self.snap.decide(&q, overlay.as_ref());
             report.outcomes.push(check(spec, &q, decision, line));
         }
         report
     }
 
-    fn query(&self, r: &RequestSpec, entities: &Entities) -> Result<Query, String> {
-        let parse = |what: &str, s: &str| {
-            EntityUid::from_str(s.trim())
-                .map_err(|e| format!("{what} {s:?} is not an entity uid like User::\"erin\": {e}"))
-        };
-        let action = if r.action.contains("::") {
-            parse("action", &r.action)?
-        } else {
-            parse("action", &format!("Action::{:?}", r.action))?
-        };
-        let q = Query {
-            principal: parse("principal", &r.principal)?,
-            action,
-            resource: parse("resource", &r.resource)?,
-            context: r.context.clone(),
-        };
+    fn query(&self, r: &RequestSpec, overlay: Option<&Overlay>) -> Result<Query, String> {
+        let q = Query::parse(&r.principal, &r.action, &r.resource)
+            .map_err(|e| e.to_string())?
+            .with_context(r.context.clone());
         // A request about something that does not exist is a mistake in the
         // file, unless it expects the errors such a request gives.
         if r.errors.unwrap_or(0) == 0 {
-            if !self.snap.pack.engine.actions().contains(&&q.action) {
-                return Err(format!("unknown action {}", q.action));
+            if !self.snap.actions().contains(&q.action()) {
+                return Err(format!("unknown action {}", q.action()));
             }
-            for (what, uid) in [("principal", &q.principal), ("resource", &q.resource)] {
+            let entities = self.snap.entities_for(overlay);
+            for (what, uid) in [("principal", q.principal()), ("resource", q.resource())] {
                 if entities.get(uid).is_none() {
                     return Err(format!(
                         "unknown {what} {uid}: not in this scenario's entities"
@@ -276,115 +165,71 @@ impl Runner<'_> {
         }
         Ok(q)
     }
+}
 
-    fn build_entities(&mut self, changes: &EntityChanges) -> Result<EntityData, String> {
-        let mut json = match changes.base {
-            Base::Demo => self.demo().map_err(|p| p.to_string())?,
-            Base::None => Vec::new(),
-        };
-        let key = |v: &Value| -> Option<(String, String)> {
-            let u = v.get("uid")?;
-            Some((
-                u.get("type")?.as_str()?.to_string(),
-                u.get("id")?.as_str()?.to_string(),
-            ))
-        };
-        let uid_key = |s: &str| -> Result<(String, String), String> {
-            let uid = EntityUid::from_str(s.trim())
-                .map_err(|e| format!("{s:?} is not an entity uid: {e}"))?;
-            Ok((
-                uid.type_name().to_string(),
-                uid.id().unescaped().to_string(),
-            ))
-        };
-        for r in &changes.remove {
-            let k = uid_key(r)?;
-            let before = json.len();
-            json.retain(|v| key(v).as_ref() != Some(&k));
-            if json.len() == before {
-                return Err(format!("entities.remove: no entity {r}"));
-            }
-        }
-        json = merge_entity_json(&json, changes.upsert.clone());
-        let index: HashMap<(String, String), usize> = json
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| key(v).map(|k| (k, i)))
-            .collect();
-        for (uid, attrs) in &changes.set {
-            let k = uid_key(uid)?;
-            let i = *index
-                .get(&k)
-                .ok_or_else(|| format!("entities.set: no entity {uid}"))?;
-            let target = json[i]
-                .get_mut("attrs")
-                .and_then(Value::as_object_mut)
-                .ok_or_else(|| format!("entities.set: {uid} has no attrs"))?;
-            for (a, v) in attrs {
-                target.insert(a.clone(), v.clone());
-            }
-        }
-        EntityData::from_json(json, &self.snap.pack, "scenario entities").map_err(|e| {
-            let msgs: Vec<String> =
-                e.0.iter()
-                    .map(|p| {
-                        format!(
-                            "{}{}",
-                            p.json_path
-                                .clone()
-                                .map(|j| format!("{j}: "))
-                                .unwrap_or_default(),
-                            p.message
-                        )
-                    })
-                    .collect();
-            format!("its entities are invalid: {}", msgs.join("; "))
-        })
+/// The scenario's `entities:` as an overlay over the snapshot (or instead of it).
+fn overlay(changes: &EntityChanges, snap: &Snapshot) -> Result<Overlay, String> {
+    let mut b = match changes.base {
+        Base::Demo => Overlay::over_stored("scenario entities"),
+        Base::None => Overlay::instead_of_stored("scenario entities"),
+    };
+    let uid = |s: &str| parse_uid(Field::Resource, s).map_err(|e| format!("{s:?}: {e}"));
+    for r in &changes.remove {
+        b = b.remove(uid(r)?);
     }
+    b = b.upsert(changes.upsert.clone());
+    for (u, attrs) in &changes.set {
+        b = b.set_attrs(uid(u)?, attrs.clone());
+    }
+    b.build(snap).map_err(|e| {
+        let msgs: Vec<String> = e
+            .problems()
+            .iter()
+            .map(|p| match &p.json_path {
+                Some(j) => format!("{j}: {}", p.message),
+                None => p.message.clone(),
+            })
+            .collect();
+        format!("its entities are invalid: {}", msgs.join("; "))
+    })
 }
 
 fn check(spec: &RequestSpec, q: &Query, decision: Decision, line: Option<usize>) -> RequestOutcome {
     let mut failures = Vec::new();
-    let expected_allow = spec.expect == Expect::Allow;
-    if decision.allowed != expected_allow {
-        failures.push(format!(
-            "expected {}, got {}",
-            if expected_allow { "allow" } else { "deny" },
-            decision.word()
-        ));
+    let expected = match spec.expect {
+        Expect::Allow => crate::Verdict::Allow,
+        Expect::Deny => crate::Verdict::Deny,
+    };
+    if decision.verdict() != expected {
+        failures.push(format!("expected {expected}, got {}", decision.verdict()));
     }
     if let Some(want) = &spec.reasons {
         let mut want = want.clone();
         want.sort();
-        if want != decision.reasons {
+        if want != decision.reasons() {
             failures.push(format!(
                 "expected determining policies {want:?}, got {:?}",
-                decision.reasons
+                decision.reasons()
             ));
         }
     }
     if let Some(n) = spec.errors {
-        if n != decision.errors.len() {
+        if n != decision.errors().len() {
             failures.push(format!(
                 "expected {n} errors, got {}",
-                decision.errors.len()
+                decision.errors().len()
             ));
         }
     }
-    let ctx = match &q.context {
+    let ctx = match q.context() {
         Value::Null => String::new(),
         Value::Object(m) if m.is_empty() => String::new(),
         c => format!(" {c}"),
     };
     RequestOutcome {
-        request: format!(
-            "{} {} {}{ctx}",
-            q.principal,
-            q.action.id().unescaped(),
-            q.resource
-        ),
+        request: format!("{q}{ctx}"),
         line,
-        action: q.action.id().unescaped().to_string(),
+        action: q.action_name().to_string(),
         expected: spec.expect,
         decision,
         failures,

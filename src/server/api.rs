@@ -1,13 +1,11 @@
 //! The HTTP API's request and answer shapes. `is_authorized` follows
 //! cedar-agent's shape, so its clients work unchanged.
 
-use std::str::FromStr;
-
 use cedar_policy::EntityUid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::ApiError;
+use crate::{Field, RequestError};
 
 /// An entity reference: `"User::\"erin\""` or `{"type": "User", "id": "erin"}`.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,16 +24,12 @@ pub enum EntityRef {
 }
 
 impl EntityRef {
-    /// Parses into a uid; `field` names the request field in errors.
-    pub fn uid(&self, field: &str) -> Result<EntityUid, ApiError> {
-        let text = match self {
-            EntityRef::Text(s) => s.clone(),
-            EntityRef::Object { ty, id } => {
-                format!("{ty}::{}", serde_json::Value::String(id.clone()))
-            }
-        };
-        EntityUid::from_str(text.trim())
-            .map_err(|e| ApiError::bad_request(field, format!("not an entity like User::\"erin\" or {{\"type\":\"User\",\"id\":\"erin\"}}: {e}")))
+    /// Parses into a uid for `field`.
+    pub fn uid(&self, field: Field) -> Result<EntityUid, RequestError> {
+        match self {
+            EntityRef::Text(s) => crate::parse_uid(field, s),
+            EntityRef::Object { ty, id } => crate::uid_of(field, ty, id),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 
-use crate::Problem;
+use crate::error::Problem;
 
 /// Where decision lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,12 @@ impl ApiError {
         self
     }
 
+    /// Sets the field.
+    pub fn at(mut self, field: &str) -> Self {
+        self.field = Some(field.to_string());
+        self
+    }
+
     /// Any status.
     pub fn status(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
@@ -42,6 +48,21 @@ impl ApiError {
             field: None,
             message: message.into(),
         }
+    }
+}
+
+impl From<&crate::RequestError> for ApiError {
+    fn from(e: &crate::RequestError) -> Self {
+        ApiError::bad_request(e.field().name(), e.to_string())
+    }
+}
+
+impl From<&crate::LoadError> for ApiError {
+    /// Entity data of a request that does not pass the checks: a 400 naming
+    /// every problem (the field is set by the caller).
+    fn from(e: &crate::LoadError) -> Self {
+        let msgs: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
+        ApiError::status(StatusCode::BAD_REQUEST, msgs.join("; "))
     }
 }
 

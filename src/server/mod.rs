@@ -4,12 +4,13 @@
 //! per batch) and knows nothing of files or watching.
 
 pub mod api;
+mod decide;
 pub mod decision_log;
 pub mod error;
 pub mod metrics;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -17,17 +18,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cedar_policy::Entities;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use self::api::{AuthorizeRequest, AuthorizeResponse, BatchRequest, BatchResponse, Diagnostics};
+use self::api::{AuthorizeRequest, BatchRequest, BatchResponse};
+use self::decide::decide;
 use self::decision_log::DecisionLog;
 use self::error::ApiError;
 use self::metrics::Metrics;
-use crate::engine::RequestErrorKind;
 use crate::store::{ReloadOutcome, Store};
-use crate::{Query, Snapshot};
 
 /// Every route, as `(method, path)`: the OpenAPI document is checked against it.
 pub const ROUTES: [(&str, &str); 7] = [
@@ -129,99 +128,6 @@ async fn count_errors(State(state): State<Arc<AppState>>, response: Response) ->
     response
 }
 
-/// Decides one API request against a snapshot. `Err` is a 400.
-fn decide(
-    state: &AppState,
-    snap: &Snapshot,
-    req: &AuthorizeRequest,
-) -> Result<AuthorizeResponse, ApiError> {
-    let started = Instant::now();
-    let query = Query {
-        principal: req.principal.uid("principal")?,
-        action: req.action.uid("action")?,
-        resource: req.resource.uid("resource")?,
-        context: req.context.clone().unwrap_or(Value::Null),
-    };
-    let schema = &snap.pack.schema;
-    for (field, uid) in [
-        ("principal", &query.principal),
-        ("resource", &query.resource),
-    ] {
-        if !schema.entity_types().any(|t| t == uid.type_name()) {
-            return Err(ApiError::bad_request(
-                field,
-                format!("unknown entity type {}", uid.type_name()),
-            ));
-        }
-    }
-    let owned: Option<Entities> = match (&req.entities, &req.additional_entities) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "entities",
-                "give entities or additional_entities, not both",
-            ));
-        }
-        (Some(list), None) => Some(
-            Entities::from_json_value(Value::Array(list.clone()), Some(schema))
-                .map_err(|e| ApiError::bad_request("entities", crate::bundle::error_chain(&e)))?,
-        ),
-        (None, Some(list)) => {
-            let extra = Entities::from_json_value(Value::Array(list.clone()), Some(schema))
-                .map_err(|e| {
-                    ApiError::bad_request("additional_entities", crate::bundle::error_chain(&e))
-                })?;
-            Some(
-                snap.data
-                    .entities
-                    .clone()
-                    .upsert_entities(extra, Some(schema))
-                    .map_err(|e| {
-                        ApiError::bad_request("additional_entities", crate::bundle::error_chain(&e))
-                    })?,
-            )
-        }
-        (None, None) => None,
-    };
-    let entities = owned.as_ref().unwrap_or(&snap.data.entities);
-    let engine = &snap.pack.engine;
-    let decision = match engine.request(&query, entities) {
-        Ok(request) => engine.decide_request(&request, entities),
-        Err(e) if e.kind == RequestErrorKind::UnknownEntity => crate::Decision {
-            allowed: false,
-            reasons: Vec::new(),
-            errors: vec![e.message],
-        },
-        Err(e) => return Err(ApiError::bad_request(e.field, e.message)),
-    };
-    let nanos = started.elapsed().as_nanos() as u64;
-    state.metrics.decision(decision.allowed, nanos);
-    if let Some(log) = &state.decision_log {
-        let line = json!({
-            "time": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
-            "request": {
-                "principal": query.principal.to_string(),
-                "action": query.action.to_string(),
-                "resource": query.resource.to_string(),
-                "context": query.context,
-            },
-            "decision": if decision.allowed { "Allow" } else { "Deny" },
-            "reasons": decision.reasons,
-            "errors": decision.errors,
-            "version": snap.version,
-            "latency_us": nanos as f64 / 1000.0,
-        });
-        log.write(line.to_string());
-    }
-    Ok(AuthorizeResponse {
-        decision: if decision.allowed { "Allow" } else { "Deny" }.into(),
-        diagnostics: Diagnostics {
-            reason: decision.reasons,
-            errors: decision.errors,
-        },
-        version: snap.version.clone(),
-    })
-}
-
 async fn is_authorized(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let req: AuthorizeRequest = match parse_body(&body) {
         Ok(r) => r,
@@ -261,7 +167,7 @@ async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) ->
     }
     Json(BatchResponse {
         responses,
-        version: snap.version.clone(),
+        version: snap.version().to_string(),
     })
     .into_response()
 }
@@ -276,16 +182,14 @@ async fn policies(State(state): State<Arc<AppState>>) -> Response {
     let snap = state.store.snapshot();
     let status = state.store.status();
     let list: Vec<Value> = snap
-        .pack
-        .index
-        .values()
-        .map(|p| json!({"id": p.id, "file": p.file, "line": p.line, "effect": p.effect, "rules": p.rules}))
+        .policies()
+        .map(|p| json!({"id": p.id(), "file": p.file(), "line": p.line(), "effect": p.effect(), "rules": p.rules()}))
         .collect();
     Json(json!({
-        "version": snap.version,
-        "loaded_at": unix(snap.loaded_at),
+        "version": snap.version(),
+        "loaded_at": unix(snap.loaded_at()),
         "policies": list,
-        "entities": snap.data.count,
+        "entities": snap.entity_count(),
         "reloads": status.reloads,
         "reload_failures": status.failures,
         "last_reload_error": status.last_error,

@@ -18,8 +18,11 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult};
 
-use crate::bundle::BundlePaths;
-use crate::Problem;
+use std::sync::Arc;
+
+use super::Store;
+use crate::bundle::Bundle;
+use crate::error::Problem;
 
 /// Default debounce window: long enough to coalesce an editor's save burst,
 /// short enough that a save is live well under a second.
@@ -27,34 +30,34 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// Watches a bundle until dropped.
 #[derive(Debug)]
-pub struct Watcher {
+pub struct WatchGuard {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Watcher {
+impl WatchGuard {
     /// Starts watching `paths`; calls `on_change` (on the watcher's thread)
     /// once per debounced batch of relevant events.
     pub fn start<F>(
-        paths: BundlePaths,
+        bundle: &Bundle,
         debounce: Duration,
         mut on_change: F,
-    ) -> Result<Watcher, Problem>
+    ) -> Result<WatchGuard, Problem>
     where
         F: FnMut() + Send + 'static,
     {
         let (event_tx, event_rx) = channel::<DebounceEventResult>();
         let mut debouncer = new_debouncer(debounce, None, event_tx)
-            .map_err(|e| Problem::in_file(&paths.root, format!("cannot watch: {e}")))?;
+            .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
         let targets: Vec<(PathBuf, RecursiveMode)> = vec![
-            (paths.root.clone(), RecursiveMode::NonRecursive),
-            (paths.schemas.clone(), RecursiveMode::Recursive),
-            (paths.policies.clone(), RecursiveMode::Recursive),
-            (paths.fixtures.clone(), RecursiveMode::Recursive),
+            (bundle.root().to_path_buf(), RecursiveMode::NonRecursive),
+            (bundle.schemas().to_path_buf(), RecursiveMode::Recursive),
+            (bundle.policies().to_path_buf(), RecursiveMode::Recursive),
+            (bundle.fixtures().to_path_buf(), RecursiveMode::Recursive),
         ];
         debouncer
-            .watch(&paths.root, RecursiveMode::NonRecursive)
-            .map_err(|e| Problem::in_file(&paths.root, format!("cannot watch: {e}")))?;
+            .watch(bundle.root(), RecursiveMode::NonRecursive)
+            .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
         let rewatch = move |d: &mut notify_debouncer_full::Debouncer<_, _>| {
             for (path, mode) in &targets {
                 let _ = d.unwatch(path);
@@ -93,7 +96,7 @@ impl Watcher {
                 }
             })
             .map_err(|e| Problem::new(format!("cannot start the watcher thread: {e}")))?;
-        Ok(Watcher {
+        Ok(WatchGuard {
             stop: Some(stop_tx),
             thread: Some(thread),
         })
@@ -109,7 +112,7 @@ fn relevant(kind: &EventKind) -> bool {
     }
 }
 
-impl Drop for Watcher {
+impl Drop for WatchGuard {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -117,5 +120,22 @@ impl Drop for Watcher {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Store {
+    /// Watches the store's bundle and reloads on every debounced change,
+    /// until the guard is dropped. Reload outcomes reach subscribers
+    /// ([`Store::subscribe`]) and the status.
+    pub fn watch(self: &Arc<Self>) -> Result<WatchGuard, Problem> {
+        self.watch_with(DEFAULT_DEBOUNCE)
+    }
+
+    /// [`Store::watch`] with another debounce window.
+    pub fn watch_with(self: &Arc<Self>, debounce: Duration) -> Result<WatchGuard, Problem> {
+        let store = Arc::clone(self);
+        WatchGuard::start(&self.bundle, debounce, move || {
+            store.reload();
+        })
     }
 }

@@ -4,10 +4,39 @@
 //! `n` users live in workspace `ws0` (plus 2% externals homed in `ext0`),
 //! with projects, members, tasks and time entries in proportion: about 1.3
 //! entities per user. The same `(n, seed)` always gives the same data.
+//!
+//! Behind the `testkit` feature: the tests and benchmarks use it.
+
+use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::engine::Query;
+use crate::{Bundle, Query};
+
+/// Writes a bundle at `to`: the schema and policy files of `from` and
+/// `entities` as `fixtures/entities.json`. Returns the new bundle.
+pub fn write_bundle(from: &Bundle, to: &Path, entities: &[Value]) -> std::io::Result<Bundle> {
+    copy_dir(from.schemas(), &to.join("schemas"))?;
+    copy_dir(from.policies(), &to.join("policies"))?;
+    std::fs::create_dir_all(to.join("fixtures"))?;
+    let text = serde_json::to_string_pretty(entities).map_err(std::io::Error::other)?;
+    std::fs::write(to.join("fixtures/entities.json"), text)?;
+    Ok(Bundle::new(to))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
 
 /// A small deterministic generator (xorshift64*).
 #[derive(Debug, Clone)]
@@ -274,12 +303,7 @@ pub fn requests(ids: &Ids, count: usize, seed: u64) -> Vec<Query> {
                        "invitee": {"__entity": {"type": "User", "id": if rng.below(2) == 0 { "ghost" } else { rng.pick(&ids.users).as_str() }}}}),
             ),
         };
-        out.push(Query {
-            principal: p,
-            action: uid("Action", action),
-            resource,
-            context,
-        });
+        out.push(Query::new(p, uid("Action", action), resource).with_context(context));
     }
     out
 }

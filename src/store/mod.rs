@@ -7,6 +7,13 @@
 //! Policies and entity data reload separately: a policy edit reuses the loaded
 //! entities (unless the schema changed), so it is live in milliseconds at any
 //! workspace size; an entity edit re-reads only the entity files.
+//!
+//! The store owns its files ([`disk`]: what changed, what to rebuild) and its
+//! watcher ([`watch`]: file events -> debounced reloads, started with
+//! [`Store::watch`]).
+
+mod disk;
+pub mod watch;
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,8 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::bundle::{self, BundlePaths, EntityData, LoadErrors, PackSources, PolicyPack};
-use crate::{Problem, Snapshot};
+use crate::bundle::{Bundle, Snapshot};
+use crate::error::{LoadError, Problem};
+
+pub use watch::{WatchGuard, DEFAULT_DEBOUNCE};
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,17 +123,10 @@ struct Inner {
     subscribers: Vec<Sender<ReloadEvent>>,
 }
 
-/// The parts of a new snapshot, and whether the entities were re-read.
-struct Rebuilt {
-    pack: Arc<PolicyPack>,
-    data: Arc<EntityData>,
-    entities_reloaded: bool,
-}
-
 /// The current snapshot of one bundle, and how to reload it.
 #[derive(Debug)]
 pub struct Store {
-    paths: BundlePaths,
+    bundle: Bundle,
     current: ArcSwap<Snapshot>,
     inner: Mutex<Inner>,
     /// Serialises reloads (the watcher, SIGHUP and the admin endpoint may race).
@@ -133,19 +135,19 @@ pub struct Store {
 
 impl Store {
     /// Loads the bundle; fails if it is invalid (there is no last good one yet).
-    pub fn open(paths: BundlePaths) -> Result<Store, LoadErrors> {
-        let snap = bundle::load(&paths)?;
+    pub fn open(bundle: Bundle) -> Result<Store, LoadError> {
+        let snap = bundle.load()?;
         Ok(Store {
-            paths,
+            bundle,
             current: ArcSwap::from_pointee(snap),
             inner: Mutex::new(Inner::default()),
             reloading: Mutex::new(()),
         })
     }
 
-    /// The bundle's paths.
-    pub fn paths(&self) -> &BundlePaths {
-        &self.paths
+    /// The bundle it serves.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
     }
 
     /// The snapshot serving now. Hold it for the whole query.
@@ -158,8 +160,8 @@ impl Store {
         let snap = self.current.load();
         let inner = self.lock();
         StoreStatus {
-            version: snap.version.clone(),
-            loaded_at: snap.loaded_at,
+            version: snap.version().to_string(),
+            loaded_at: snap.loaded_at(),
             last_error: inner.last_error.clone(),
             last_error_at: inner.last_error_at,
             reloads: inner.reloads,
@@ -186,15 +188,12 @@ impl Store {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let old = self.current.load_full();
-        let outcome = match self.build(&old) {
+        let outcome = match disk::rebuild(&self.bundle, &old) {
             Ok(None) => ReloadOutcome::Unchanged,
-            Ok(Some(Rebuilt {
-                pack,
-                data,
-                entities_reloaded,
-            })) => {
-                let new = Snapshot::new(pack, data);
-                let summary = summarize(&old, &new, entities_reloaded, started.elapsed());
+            Ok(Some(rebuilt)) => {
+                let new = rebuilt.into_snapshot();
+                let summary =
+                    summarize(&old, &new, rebuilt_entities(&old, &new), started.elapsed());
                 self.current.store(Arc::new(new));
                 ReloadOutcome::Swapped(summary)
             }
@@ -202,42 +201,6 @@ impl Store {
         };
         self.record(&outcome);
         outcome
-    }
-
-    fn build(&self, old: &Snapshot) -> Result<Option<Rebuilt>, Vec<Problem>> {
-        // Every file is read once: hashed to see what changed, then built from.
-        let mut problems = Vec::new();
-        let sources = PackSources::read(&self.paths, &mut problems);
-        let fixtures = bundle::read_dir_files(&self.paths.fixtures, "json", &mut problems);
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        let pack_changed = sources.hash(&self.paths.root) != old.pack.content_hash;
-        let data_changed =
-            bundle::hash_sources(&fixtures, &self.paths.root) != old.data.content_hash;
-        if !pack_changed && !data_changed {
-            return Ok(None);
-        }
-        let pack = if pack_changed {
-            Arc::new(PolicyPack::from_sources(&self.paths, sources).map_err(|e| e.0)?)
-        } else {
-            old.pack.clone()
-        };
-        let reload_entities = data_changed || pack.schema_hash != old.pack.schema_hash;
-        let data = if reload_entities {
-            Arc::new(EntityData::from_files(&self.paths, &fixtures, &pack).map_err(|e| e.0)?)
-        } else {
-            let problems = old.data.roles.check(&pack);
-            if !problems.is_empty() {
-                return Err(problems);
-            }
-            old.data.clone()
-        };
-        Ok(Some(Rebuilt {
-            pack,
-            data,
-            entities_reloaded: reload_entities,
-        }))
     }
 
     fn record(&self, outcome: &ReloadOutcome) {
@@ -255,7 +218,7 @@ impl Store {
                 inner.last_error = Some(p.clone());
                 inner.last_error_at = Some(SystemTime::now());
                 for problem in p {
-                    tracing::error!(target: "teamgate::reload", "reload failed, last good snapshot keeps serving: {}", problem.rendered);
+                    tracing::error!(target: "teamgate::reload", "reload failed, last good snapshot keeps serving: {problem}");
                 }
             }
         }
@@ -269,6 +232,11 @@ impl Store {
     }
 }
 
+/// Whether `new` holds other entity data than `old` (not the same `Arc`).
+fn rebuilt_entities(old: &Snapshot, new: &Snapshot) -> bool {
+    !Arc::ptr_eq(old.data(), new.data())
+}
+
 fn summarize(
     old: &Snapshot,
     new: &Snapshot,
@@ -276,25 +244,23 @@ fn summarize(
     took: Duration,
 ) -> ChangeSummary {
     let mut s = ChangeSummary {
-        old_version: old.version.clone(),
-        new_version: new.version.clone(),
+        old_version: old.version().to_string(),
+        new_version: new.version().to_string(),
         entities_reloaded,
         millis: took.as_millis(),
         ..ChangeSummary::default()
     };
-    for (id, info) in &new.pack.index {
-        match old.pack.index.get(id) {
-            None => s.added.push(id.clone()),
-            Some(o) if o.text != info.text => s.changed.push(id.clone()),
+    for info in new.policies() {
+        match old.policy(info.id()) {
+            None => s.added.push(info.id().to_string()),
+            Some(o) if o.text() != info.text() => s.changed.push(info.id().to_string()),
             Some(_) => {}
         }
     }
     s.removed = old
-        .pack
-        .index
-        .keys()
-        .filter(|id| !new.pack.index.contains_key(*id))
-        .cloned()
+        .policies()
+        .filter(|p| new.policy(p.id()).is_none())
+        .map(|p| p.id().to_string())
         .collect();
     s
 }

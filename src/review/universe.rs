@@ -2,10 +2,10 @@
 //! the schema allows, with sample contexts for actions that need one. Used by
 //! the permission matrix, policy diffs and the differential test.
 
-use cedar_policy::{Entities, EntityUid, Schema};
-use serde_json::{json, Value};
+use cedar_policy::EntityUid;
 
-use crate::engine::Query;
+use crate::domain::{samples, types};
+use crate::{Decision, Overlay, Query, Snapshot};
 
 /// A query and a short label of its context (empty when it has none).
 #[derive(Debug, Clone, PartialEq)]
@@ -16,70 +16,23 @@ pub struct Case {
     pub context_label: String,
 }
 
-/// Menu items of `viewMenuItem` (AW14, TC5).
-pub const MENU_ITEMS: [&str; 9] = [
-    "mywork",
-    "projects",
-    "tasks",
-    "times",
-    "calendar",
-    "users",
-    "customers",
-    "reports",
-    "settings",
-];
-/// Fields of `viewProjectField` (GS1).
-pub const PROJECT_FIELDS: [&str; 5] = ["tasks", "dueDate", "stage", "percentHours", "percentTasks"];
-
-fn entity_ref(uid: &EntityUid) -> Value {
-    json!({ "__entity": { "type": uid.type_name().to_string(), "id": uid.id().unescaped() } })
-}
-
-/// Sample contexts for `action` asked by `principal`: one `{}` for actions
-/// without required context keys.
-pub fn sample_contexts(action: &str, principal: &EntityUid) -> Vec<(String, Value)> {
-    match action {
-        "logTime" => vec![(
-            "forUser=self".into(),
-            json!({ "forUser": entity_ref(principal) }),
-        )],
-        "viewProjectField" => PROJECT_FIELDS
-            .iter()
-            .map(|f| (format!("field={f}"), json!({ "field": f })))
-            .collect(),
-        "inviteExternal" => vec![(
-            "inviteeEmail=new@partner.example".into(),
-            json!({ "inviteeEmail": "new@partner.example" }),
-        )],
-        "changeUserRole" => vec![(
-            "newRole=user".into(),
-            json!({ "newRole": { "__entity": { "type": "Role", "id": "user" } } }),
-        )],
-        "viewMenuItem" => MENU_ITEMS
-            .iter()
-            .map(|i| (format!("item={i}"), json!({ "item": i })))
-            .collect(),
-        _ => vec![(String::new(), json!({}))],
-    }
-}
-
 /// Every case of the universe, in a stable order (action, principal, resource).
-pub fn cases(schema: &Schema, entities: &Entities) -> Vec<Case> {
-    cases_where(schema, entities, |_, _, _| true, |_| true)
+pub fn cases(snap: &Snapshot, overlay: Option<&Overlay>) -> Vec<Case> {
+    cases_where(snap, overlay, |_, _, _| true, |_| true)
 }
 
 /// The cases whose (action name, resource type) pass `keep_env` and whose
 /// principal passes `keep_principal`; nothing else is built.
 pub fn cases_where(
-    schema: &Schema,
-    entities: &Entities,
+    snap: &Snapshot,
+    overlay: Option<&Overlay>,
     keep_env: impl Fn(&str, &str, &str) -> bool,
     keep_principal: impl Fn(&EntityUid) -> bool,
 ) -> Vec<Case> {
     let mut by_type: std::collections::BTreeMap<String, Vec<EntityUid>> = Default::default();
-    for e in entities.iter() {
+    for e in snap.entities_for(overlay).iter() {
         let uid = e.uid();
-        if uid.type_name().to_string() != "Action" {
+        if uid.type_name().to_string() != types::ACTION {
             by_type
                 .entry(uid.type_name().to_string())
                 .or_default()
@@ -89,7 +42,8 @@ pub fn cases_where(
     for v in by_type.values_mut() {
         v.sort_by_key(|u| u.to_string());
     }
-    let mut envs: Vec<_> = schema
+    let mut envs: Vec<_> = snap
+        .schema()
         .request_envs()
         .map(|env| {
             (
@@ -114,14 +68,10 @@ pub fn cases_where(
             .filter(|p| keep_principal(p))
         {
             for resource in by_type.get(&rtype).unwrap_or(&empty) {
-                for (label, context) in sample_contexts(&name, principal) {
+                for (label, context) in samples::contexts(&name, principal) {
                     out.push(Case {
-                        query: Query {
-                            principal: principal.clone(),
-                            action: action.clone(),
-                            resource: resource.clone(),
-                            context,
-                        },
+                        query: Query::new(principal.clone(), action.clone(), resource.clone())
+                            .with_context(context),
                         context_label: label,
                     });
                 }
@@ -132,11 +82,7 @@ pub fn cases_where(
 }
 
 /// Decides every case on all cores, keeping the order of `cases`.
-pub fn decide_all(
-    engine: &crate::Engine,
-    entities: &Entities,
-    cases: &[Case],
-) -> Vec<crate::Decision> {
+pub fn decide_all(snap: &Snapshot, overlay: Option<&Overlay>, cases: &[Case]) -> Vec<Decision> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -148,7 +94,7 @@ pub fn decide_all(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|c| engine.decide(&c.query, entities))
+                        .map(|c| snap.decide(&c.query, overlay))
                         .collect::<Vec<_>>()
                 })
             })

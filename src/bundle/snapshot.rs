@@ -1,0 +1,174 @@
+//! [`Snapshot`]: one validated bundle, immutable, and the one way to decide.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use cedar_policy::{Entities, EntityUid, Response, Schema};
+use sha2::{Digest, Sha256};
+
+use super::{EntityData, Overlay, PolicyInfo, PolicyPack};
+use crate::domain;
+use crate::engine::{Engine, Strategy};
+use crate::error::{Problem, RequestError};
+use crate::query::{Decision, Query};
+
+/// An immutable, validated view of one bundle: schema, policies and entity
+/// data. Build one with [`crate::Bundle::load`]; a [`crate::Store`] keeps the
+/// current one and swaps in a new one on reload.
+///
+/// ```
+/// use teamgate::{Bundle, Query};
+/// let snap = Bundle::new(env!("CARGO_MANIFEST_DIR")).load()?;
+/// let q = Query::parse(r#"User::"erin""#, "editProjectDetails", r#"Project::"website""#)?;
+/// let d = snap.decide(&q, None);
+/// assert!(!d.is_allowed());
+/// assert_eq!(d.reasons(), ["external.never-edit-project-details"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pack: Arc<PolicyPack>,
+    data: Arc<EntityData>,
+    version: String,
+    loaded_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Combines a pack and entity data that were checked against its schema.
+    pub(crate) fn new(pack: Arc<PolicyPack>, data: Arc<EntityData>) -> Self {
+        let mut h = Sha256::new();
+        h.update(pack.content_hash.as_bytes());
+        h.update(data.content_hash.as_bytes());
+        let version = super::hex(&h.finalize())[..16].to_string();
+        Snapshot {
+            pack,
+            data,
+            version,
+            loaded_at: SystemTime::now(),
+        }
+    }
+
+    /// Decides `query` against the stored entities, or against `overlay`
+    /// when given. Fails closed: any problem with the request is a deny that
+    /// says why.
+    pub fn decide(&self, query: &Query, overlay: Option<&Overlay>) -> Decision {
+        self.try_decide(query, overlay)
+            .unwrap_or_else(Decision::deny_because)
+    }
+
+    /// Like [`Snapshot::decide`], but says why a request could not be put to
+    /// Cedar at all instead of turning it into a deny (a server answers the
+    /// malformed ones with a 400).
+    pub fn try_decide(
+        &self,
+        query: &Query,
+        overlay: Option<&Overlay>,
+    ) -> Result<Decision, RequestError> {
+        let entities = self.entities_for(overlay);
+        let query = domain::context::prepare(query)?;
+        let engine = &self.pack.engine;
+        let request = engine.request(&query, entities)?;
+        Ok(engine.decide_request(&request, entities))
+    }
+
+    /// Cedar's response with either strategy, for comparing the sliced
+    /// evaluation with Cedar's whole-set one (and for `cedar run-tests`
+    /// files, which expect Cedar's own answer).
+    pub fn evaluate(
+        &self,
+        query: &Query,
+        overlay: Option<&Overlay>,
+        strategy: Strategy,
+    ) -> Result<Response, RequestError> {
+        let query = domain::context::prepare(query)?;
+        self.pack
+            .engine
+            .evaluate(&query, self.entities_for(overlay), strategy)
+    }
+
+    /// Content hash of policies, schema and entity data (16 hex digits).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// When this snapshot was built.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// Every policy, by id.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyInfo> {
+        self.pack.index.values()
+    }
+
+    /// One policy by its `@id`.
+    pub fn policy(&self, id: &str) -> Option<&PolicyInfo> {
+        self.pack.index.get(id)
+    }
+
+    /// Number of policies.
+    pub fn policy_count(&self) -> usize {
+        self.pack.index.len()
+    }
+
+    /// Validator warnings (not errors).
+    pub fn warnings(&self) -> &[Problem] {
+        &self.pack.warnings
+    }
+
+    /// Actions that can be requested (those with `appliesTo`), sorted.
+    pub fn actions(&self) -> Vec<&EntityUid> {
+        self.pack.engine.actions()
+    }
+
+    /// Number of entities read from the bundle's entity files.
+    pub fn entity_count(&self) -> usize {
+        self.data.count
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.pack.schema
+    }
+
+    /// The stored entities, with the schema's action entities.
+    pub fn entities(&self) -> &Entities {
+        &self.data.entities
+    }
+
+    /// Number of policies Cedar evaluates for a request of these types.
+    pub fn slice_len(
+        &self,
+        principal: &EntityUid,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Option<usize> {
+        self.pack
+            .engine
+            .slice_len(principal.type_name(), action, resource.type_name())
+    }
+
+    /// True when both snapshots hold the very same entity data (a policy
+    /// reload shares it instead of parsing it again).
+    pub fn shares_entities_with(&self, other: &Snapshot) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+
+    pub(crate) fn entities_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> &'a Entities {
+        overlay
+            .map(Overlay::entities)
+            .unwrap_or(&self.data.entities)
+    }
+
+    pub(crate) fn pack(&self) -> &Arc<PolicyPack> {
+        &self.pack
+    }
+
+    pub(crate) fn data(&self) -> &Arc<EntityData> {
+        &self.data
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.pack.engine
+    }
+}

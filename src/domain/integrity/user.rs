@@ -1,0 +1,47 @@
+//! Users: exactly one workspace role (AW1), a known license (TC1), a
+//! `userId` equal to the entity id; their memberships are collected for the
+//! project checks.
+
+use serde_json::Value;
+
+use super::json::{as_ref, ref_ids};
+use super::{Index, Located};
+use crate::domain::LICENSES;
+use crate::error::Problem;
+
+/// Checks one user and records its memberships and connections in `index`.
+pub fn check(i: usize, id: &str, e: &Located, index: &mut Index, problems: &mut Vec<Problem>) {
+    let attr = |k: &str| e.value.get("attrs").and_then(|a| a.get(k));
+    if attr("role").is_none() {
+        problems.push(e.problem_at(
+            ".attrs",
+            "has no workspace role: every user has exactly one (AW1)",
+        ));
+    }
+    match attr("userId").and_then(Value::as_str) {
+        Some(u) if u == id => {}
+        Some(u) => problems.push(e.problem_at(
+            ".attrs.userId",
+            format!("userId {u:?} differs from the entity id {id:?}"),
+        )),
+        None => {}
+    }
+    if let Some(l) = attr("license").and_then(Value::as_str) {
+        if !LICENSES.contains(&l) {
+            problems.push(e.problem_at(
+                ".attrs.license",
+                format!("unknown license {l:?}: one of {}", LICENSES.join(", ")),
+            ));
+        }
+    }
+    index
+        .member_of
+        .insert(id.to_string(), (i, ref_ids(attr("memberOf"))));
+    let home = attr("workspace")
+        .and_then(as_ref)
+        .map(|(_, w)| w)
+        .unwrap_or_default();
+    index
+        .connected
+        .insert(id.to_string(), (home, ref_ids(attr("connectedTo"))));
+}

@@ -1,0 +1,100 @@
+//! One decision over HTTP: the API body -> a [`Query`] and an optional
+//! [`Overlay`] -> the snapshot's decision -> the answer and a log line.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use super::api::{AuthorizeRequest, AuthorizeResponse, Diagnostics};
+use super::error::ApiError;
+use super::AppState;
+use crate::{Decision, Field, Overlay, Query, Snapshot};
+
+/// Decides one API request against a snapshot. `Err` is a 400: a malformed
+/// request; an unknown entity id is an ordinary deny that says why.
+pub(super) fn decide(
+    state: &AppState,
+    snap: &Snapshot,
+    req: &AuthorizeRequest,
+) -> Result<AuthorizeResponse, ApiError> {
+    let started = Instant::now();
+    let query = query(req).map_err(|e| ApiError::from(&e))?;
+    let overlay = overlay(snap, req)?;
+    let decision = match snap.try_decide(&query, overlay.as_ref()) {
+        Ok(d) => d,
+        Err(e) if e.is_malformed() => return Err(ApiError::from(&e)),
+        Err(e) => Decision::deny_because(e),
+    };
+    let nanos = started.elapsed().as_nanos() as u64;
+    state.metrics.decision(decision.is_allowed(), nanos);
+    if let Some(log) = &state.decision_log {
+        log.write(log_line(&query, &decision, snap, nanos, overlay.is_some()).to_string());
+    }
+    Ok(AuthorizeResponse {
+        decision: if decision.is_allowed() {
+            "Allow"
+        } else {
+            "Deny"
+        }
+        .into(),
+        diagnostics: Diagnostics {
+            reason: decision.reasons().to_vec(),
+            errors: decision.errors().to_vec(),
+        },
+        version: snap.version().to_string(),
+    })
+}
+
+fn query(req: &AuthorizeRequest) -> Result<Query, crate::RequestError> {
+    Ok(Query::new(
+        req.principal.uid(Field::Principal)?,
+        req.action.uid(Field::Action)?,
+        req.resource.uid(Field::Resource)?,
+    )
+    .with_context(req.context.clone().unwrap_or(Value::Null)))
+}
+
+/// The request's own entities, checked like the stored ones: merged over
+/// the store (`additional_entities`) or instead of it (`entities`).
+fn overlay(snap: &Snapshot, req: &AuthorizeRequest) -> Result<Option<Overlay>, ApiError> {
+    let (builder, list, field) = match (&req.entities, &req.additional_entities) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "entities",
+                "give entities or additional_entities, not both",
+            ))
+        }
+        (Some(list), None) => (Overlay::instead_of_stored("entities"), list, "entities"),
+        // An empty list changes nothing: decide against the store as it is.
+        (None, Some(list)) if list.is_empty() => return Ok(None),
+        (None, Some(list)) => (
+            Overlay::over_stored("additional_entities"),
+            list,
+            "additional_entities",
+        ),
+        (None, None) => return Ok(None),
+    };
+    builder
+        .upsert(list.clone())
+        .build(snap)
+        .map(Some)
+        .map_err(|e| ApiError::from(&e).at(field))
+}
+
+fn log_line(q: &Query, d: &Decision, snap: &Snapshot, nanos: u64, overlay: bool) -> Value {
+    json!({
+        "time": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        "request": {
+            "principal": q.principal().to_string(),
+            "action": q.action().to_string(),
+            "resource": q.resource().to_string(),
+            "context": q.context(),
+        },
+        "request_entities": overlay,
+        "decision": if d.is_allowed() { "Allow" } else { "Deny" },
+        "reasons": d.reasons(),
+        "errors": d.errors(),
+        "version": snap.version(),
+        "latency_us": nanos as f64 / 1000.0,
+    })
+}

@@ -1,0 +1,57 @@
+//! The store's files: read the bundle once, see by content hash what changed
+//! since the serving snapshot, and rebuild only that part.
+
+use std::sync::Arc;
+
+use crate::bundle::{
+    hash_sources, read_dir_files, Bundle, EntityData, PackSources, PolicyPack, Snapshot,
+};
+use crate::error::Problem;
+
+/// The parts of a new snapshot.
+pub(super) struct Rebuilt {
+    pack: Arc<PolicyPack>,
+    data: Arc<EntityData>,
+}
+
+impl Rebuilt {
+    pub(super) fn into_snapshot(self) -> Snapshot {
+        Snapshot::new(self.pack, self.data)
+    }
+}
+
+/// Reads the bundle; `Ok(None)` when nothing changed since `old`. A policy
+/// edit reuses `old`'s entity data (after re-checking that every role it
+/// names still has its policy file); a schema or entity edit re-reads the
+/// entity files.
+pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>, Vec<Problem>> {
+    // Every file is read once: hashed to see what changed, then built from.
+    let mut problems = Vec::new();
+    let sources = PackSources::read(bundle, &mut problems);
+    let fixtures = read_dir_files(bundle.fixtures(), "json", &mut problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let (old_pack, old_data) = (old.pack(), old.data());
+    let pack_changed = sources.hash(bundle.root()) != old_pack.content_hash;
+    let data_changed = hash_sources(&fixtures, bundle.root()) != old_data.content_hash;
+    if !pack_changed && !data_changed {
+        return Ok(None);
+    }
+    let pack = if pack_changed {
+        Arc::new(PolicyPack::from_sources(bundle, sources).map_err(|e| e.into_problems())?)
+    } else {
+        old_pack.clone()
+    };
+    let reload_entities = data_changed || pack.schema_hash != old_pack.schema_hash;
+    let data = if reload_entities {
+        Arc::new(EntityData::from_files(bundle, &fixtures, &pack).map_err(|e| e.into_problems())?)
+    } else {
+        let problems = old_data.roles.check(&pack.role_files);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        old_data.clone()
+    };
+    Ok(Some(Rebuilt { pack, data }))
+}
