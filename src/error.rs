@@ -14,16 +14,16 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
     /// File the problem is in, relative to the bundle where possible.
-    pub file: Option<String>,
+    file: Option<String>,
     /// 1-based line, where known.
-    pub line: Option<usize>,
+    line: Option<usize>,
     /// 1-based column, where known.
-    pub column: Option<usize>,
+    column: Option<usize>,
     /// JSON path of the offending value, for entity data (e.g. `$[3].attrs.role`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub json_path: Option<String>,
+    json_path: Option<String>,
     /// One-line description.
-    pub message: String,
+    message: String,
     /// The file's text and the span the problem is about, for a snippet.
     #[serde(skip)]
     snippet: Option<Snippet>,
@@ -126,6 +126,31 @@ impl Problem {
     pub fn with_line(mut self, line: Option<usize>) -> Self {
         self.line = line;
         self
+    }
+
+    /// File the problem is in, relative to the bundle where possible.
+    pub fn file(&self) -> Option<&str> {
+        self.file.as_deref()
+    }
+
+    /// 1-based line, where known.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// 1-based column, where known.
+    pub fn column(&self) -> Option<usize> {
+        self.column
+    }
+
+    /// JSON path of the offending value, for entity data (e.g. `$[3].attrs.role`).
+    pub fn json_path(&self) -> Option<&str> {
+        self.json_path.as_deref()
+    }
+
+    /// One-line description, without the location.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// `file:line:column` as far as known.

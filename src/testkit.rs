@@ -103,8 +103,27 @@ pub fn workspace(n: usize, seed: u64) -> (Vec<Value>, Ids) {
 /// Like [`workspace`], with `n_projects` projects.
 pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Ids) {
     let mut rng = Rng::new(seed);
-    let mut out = Vec::with_capacity(n * 14 / 10 + 16);
     let mut ids = Ids::default();
+    let mut out = fixed_entities();
+    out.reserve(n * 14 / 10);
+    let n = n.max(2);
+    let externals = (n / 50).max(1);
+    let homes = population(n, externals, &mut rng, &mut ids);
+    let n_projects = n_projects.max(1);
+    let (projects, member_of) = projects(&homes, externals, n_projects, &mut rng, &mut ids);
+    out.extend(users(&homes, &member_of, &ids));
+    out.extend(projects);
+    out.extend(tasks(n, externals, &mut rng, &mut ids));
+    out.extend(time_entries(n, &mut rng, &mut ids));
+    (out, ids)
+}
+
+/// Each user's (home workspace, role, license).
+type Home = (&'static str, &'static str, &'static str);
+
+/// The two workspaces, the workspace roles and the project roles.
+fn fixed_entities() -> Vec<Value> {
+    let mut out = Vec::new();
     for (ws, domain, plan) in [
         ("ws0", "ws0.example", "business"),
         ("ext0", "ext0.example", "basic_connect"),
@@ -129,12 +148,15 @@ pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Id
     for r in PROJECT_ROLES {
         out.push(json!({"uid": {"type": "ProjectRole", "id": r}, "parents": [], "attrs": {"isDefault": r == "member"}}));
     }
-    let n = n.max(2);
-    let externals = (n / 50).max(1);
+    out
+}
+
+/// `n` users drawn from [`POPULATION`]; the last `externals` live in `ext0`.
+fn population(n: usize, externals: usize, rng: &mut Rng, ids: &mut Ids) -> Vec<Home> {
     let total_weight: usize = POPULATION.iter().map(|p| p.2).sum();
     let mut homes = Vec::with_capacity(n);
     for i in 0..n {
-        let (ws, role, license) = if i >= n - externals {
+        let home = if i >= n - externals {
             ("ext0", "user", "full")
         } else {
             let mut w = rng.below(total_weight);
@@ -149,9 +171,21 @@ pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Id
             ("ws0", chosen.0, chosen.1)
         };
         ids.users.push(format!("u{i}"));
-        homes.push((ws, role, license));
+        homes.push(home);
     }
-    let n_projects = n_projects.max(1);
+    homes
+}
+
+/// Projects with about eight members each (externals as `external`), and
+/// every user's memberships; every external is a member of some project.
+fn projects(
+    homes: &[Home],
+    externals: usize,
+    n_projects: usize,
+    rng: &mut Rng,
+    ids: &mut Ids,
+) -> (Vec<Value>, Vec<Vec<String>>) {
+    let n = homes.len();
     let mut member_of: Vec<Vec<String>> = vec![Vec::new(); n];
     let mut projects = Vec::with_capacity(n_projects);
     for p in 0..n_projects {
@@ -195,20 +229,33 @@ pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Id
             }
         }
     }
-    for (i, (ws, role, license)) in homes.iter().enumerate() {
-        let uid = &ids.users[i];
-        let memberships: Vec<Value> = member_of[i].iter().map(|p| e("Project", p)).collect();
-        let connected: Vec<Value> = if *ws == "ext0" && !member_of[i].is_empty() {
-            vec![e("Workspace", "ws0")]
-        } else {
-            vec![]
-        };
-        out.push(json!({"uid": {"type": "User", "id": uid}, "parents": [e("Workspace", ws)["__entity"]],
-            "attrs": {"userId": uid, "email": format!("{uid}@{ws}.example"), "workspace": e("Workspace", ws),
-                      "role": e("Role", role), "license": license, "memberOf": memberships,
-                      "connectedTo": connected}}));
-    }
-    out.extend(projects);
+    (projects, member_of)
+}
+
+/// The user entities, with their memberships and connections.
+fn users(homes: &[Home], member_of: &[Vec<String>], ids: &Ids) -> Vec<Value> {
+    homes
+        .iter()
+        .enumerate()
+        .map(|(i, (ws, role, license))| {
+            let uid = &ids.users[i];
+            let memberships: Vec<Value> = member_of[i].iter().map(|p| e("Project", p)).collect();
+            let connected: Vec<Value> = if *ws == "ext0" && !member_of[i].is_empty() {
+                vec![e("Workspace", "ws0")]
+            } else {
+                vec![]
+            };
+            json!({"uid": {"type": "User", "id": uid}, "parents": [e("Workspace", ws)["__entity"]],
+                "attrs": {"userId": uid, "email": format!("{uid}@{ws}.example"), "workspace": e("Workspace", ws),
+                          "role": e("Role", role), "license": license, "memberOf": memberships,
+                          "connectedTo": connected}})
+        })
+        .collect()
+}
+
+/// `n / 5` tasks: nine in ten in a project, one in ten private.
+fn tasks(n: usize, externals: usize, rng: &mut Rng, ids: &mut Ids) -> Vec<Value> {
+    let mut out = Vec::new();
     for t in 0..(n / 5).max(1) {
         let tid = format!("t{t}");
         let assignees: Vec<Value> = (0..rng.below(3))
@@ -220,7 +267,7 @@ pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Id
                 "attrs": {"workspace": e("Workspace", "ws0"), "owner": e("User", &ids.users[owner]),
                           "assignees": [], "sharedWith": []}}));
         } else {
-            let p = &ids.projects[rng.below(n_projects)];
+            let p = &ids.projects[rng.below(ids.projects.len())];
             out.push(
                 json!({"uid": {"type": "Task", "id": tid}, "parents": [e("Project", p)["__entity"]],
                 "attrs": {"workspace": e("Workspace", "ws0"), "project": e("Project", p),
@@ -229,15 +276,21 @@ pub fn workspace_with(n: usize, n_projects: usize, seed: u64) -> (Vec<Value>, Id
         }
         ids.tasks.push(tid);
     }
+    out
+}
+
+/// `n / 20` time entries on random projects.
+fn time_entries(n: usize, rng: &mut Rng, ids: &mut Ids) -> Vec<Value> {
+    let mut out = Vec::new();
     for t in 0..(n / 20).max(1) {
         let tid = format!("time{t}");
-        let p = &ids.projects[rng.below(n_projects)];
+        let p = &ids.projects[rng.below(ids.projects.len())];
         out.push(json!({"uid": {"type": "TimeEntry", "id": tid}, "parents": [e("Project", p)["__entity"]],
             "attrs": {"workspace": e("Workspace", "ws0"), "project": e("Project", p),
                       "user": e("User", &ids.users[rng.below(n)])}}));
         ids.times.push(tid);
     }
-    (out, ids)
+    out
 }
 
 /// `count` requests over a generated workspace: a mix of project, task, time,

@@ -155,8 +155,8 @@ fn an_invalid_edit_keeps_the_last_good_set_and_reports_the_error() {
     assert_eq!(status.version, good, "the old snapshot keeps serving");
     assert!(carol_creates(&store), "old decisions stay");
     let err = &status.last_error.expect("error kept")[0];
-    assert_eq!(err.file.as_deref(), Some("policies/rules/probe.cedar"));
-    assert_eq!(err.line, Some(2));
+    assert_eq!(err.file(), Some("policies/rules/probe.cedar"));
+    assert_eq!(err.line(), Some(2));
     // The next good edit clears it.
     b.write(
         "policies/rules/probe.cedar",
@@ -164,6 +164,23 @@ fn an_invalid_edit_keeps_the_last_good_set_and_reports_the_error() {
     );
     eventually("the good edit lands", || !carol_creates(&store));
     assert!(store.status().last_error.is_none());
+}
+
+#[test]
+fn restoring_the_served_content_clears_the_error() {
+    let b = ScratchBundle::new();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
+    let good = b.read("policies/rules/creator.cedar");
+    b.write("policies/rules/creator.cedar", "permit (principal,");
+    assert!(matches!(store.reload(), ReloadOutcome::Failed(_)));
+    assert!(store.status().last_error.is_some());
+    // `git checkout` of the file: the disk is the served version again.
+    b.write("policies/rules/creator.cedar", &good);
+    assert_eq!(store.reload(), ReloadOutcome::Unchanged);
+    let status = store.status();
+    assert!(status.last_error.is_none(), "{:?}", status.last_error);
+    assert!(status.last_error_at.is_none());
+    assert_eq!(status.failures, 1, "the failure stays counted");
 }
 
 #[test]
@@ -187,7 +204,7 @@ fn a_policy_that_no_longer_validates_is_refused() {
         &PROBE.replace("createProject", "createProjekt"),
     );
     match store.reload() {
-        ReloadOutcome::Failed(p) => assert!(p[0].message.contains("createProjekt"), "{p:?}"),
+        ReloadOutcome::Failed(p) => assert!(p[0].message().contains("createProjekt"), "{p:?}"),
         other => panic!("{other:?}"),
     }
 }
@@ -219,7 +236,7 @@ fn deleting_a_role_file_used_by_the_data_is_refused_without_reparsing() {
     std::fs::remove_file(b.path().join("policies/roles/controller.cedar")).unwrap();
     match store.reload() {
         ReloadOutcome::Failed(p) => assert!(
-            p[0].message
+            p[0].message()
                 .contains("Role::\"controller\" has no policy file"),
             "{p:?}"
         ),
@@ -237,7 +254,7 @@ fn a_schema_edit_rechecks_the_entities() {
         "entity Customer in [Workspace] { workspace: Workspace, vip: Bool };",
     );
     match store.reload() {
-        ReloadOutcome::Failed(p) => assert!(p.iter().any(|x| x.message.contains("vip")), "{p:?}"),
+        ReloadOutcome::Failed(p) => assert!(p.iter().any(|x| x.message().contains("vip")), "{p:?}"),
         other => panic!("the fixtures lack the new required attribute: {other:?}"),
     }
     b.edit("schemas/teamgate.cedarschema", "vip: Bool", "vip?: Bool");
@@ -294,12 +311,9 @@ fn entity_edits_reload_and_bad_ones_are_refused() {
     );
     eventually("the failure is recorded", || store.status().failures >= 1);
     let err = &store.status().last_error.unwrap()[0];
-    assert_eq!(err.file.as_deref(), Some("fixtures/entities.json"));
+    assert_eq!(err.file(), Some("fixtures/entities.json"));
     assert!(
-        err.json_path
-            .as_deref()
-            .unwrap_or_default()
-            .ends_with(".attrs.role"),
+        err.json_path().unwrap_or_default().ends_with(".attrs.role"),
         "{err:?}"
     );
     assert!(!ivy_sees(&store), "the last good entities keep serving");

@@ -11,7 +11,7 @@ struct Snippet<'a>(&'a Problem);
 
 impl std::fmt::Display for Snippet<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(self.0.message())
     }
 }
 

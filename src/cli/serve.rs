@@ -47,56 +47,23 @@ pub struct Args {
 /// Runs `serve`.
 pub fn run(args: Args) -> ExitCode {
     init_tracing();
+    match start(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+/// Loads the bundle, starts watching, builds the server and serves until a
+/// signal; `Err` is a start-up error to print.
+fn start(args: &Args) -> Result<ExitCode, String> {
     let store = match Store::open(args.bundle.bundle()) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             super::render::load_errors(&e);
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
-    let admin_token = match &args.admin_token_file {
-        None => None,
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(t) if t.trim().len() >= 16 => Some(t.trim().to_string()),
-            Ok(_) => {
-                eprintln!(
-                    "error: {}: the admin token must be at least 16 characters",
-                    p.display()
-                );
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-            Err(e) => {
-                eprintln!("error: {}: cannot read the admin token: {e}", p.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
-    };
-    let decision_log = match args.decision_log.as_deref() {
-        None => None,
-        Some(target) => {
-            let t = if target == "-" {
-                LogTarget::Stdout
-            } else {
-                LogTarget::File(target.into())
-            };
-            match DecisionLog::open(&t) {
-                Ok(l) => Some(l),
-                Err(p) => {
-                    eprintln!("error: {p}");
-                    return ExitCode::from(EXIT_BAD_INPUT);
-                }
-            }
-        }
-    };
-    let _watcher = if args.no_watch {
-        None
-    } else {
-        match store.watch() {
-            Ok(w) => Some(w),
-            Err(p) => {
-                eprintln!("error: {p}");
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
     let state = Arc::new(AppState {
@@ -104,61 +71,84 @@ pub fn run(args: Args) -> ExitCode {
         config: ServerConfig {
             max_body: args.max_body,
             max_batch: args.max_batch,
-            admin_token,
+            admin_token: admin_token(args)?,
             request_timeout: Duration::from_secs(args.request_timeout),
         },
         metrics: Default::default(),
-        decision_log,
+        decision_log: decision_log(args)?,
     });
+    let _watching = if args.no_watch {
+        None
+    } else {
+        Some(store.watch().map_err(|p| p.to_string())?)
+    };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(w) = args.workers {
         rt.worker_threads(w.max(1));
     }
-    let rt = match rt.build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let rt = rt
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(serve(args.listen, store, state))
+}
+
+/// The bearer token of `--admin-token-file`, if given (at least 16 characters).
+fn admin_token(args: &Args) -> Result<Option<String>, String> {
+    let Some(p) = &args.admin_token_file else {
+        return Ok(None);
     };
-    rt.block_on(async move {
-        let listener = match tokio::net::TcpListener::bind(args.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        };
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let snap = store.snapshot();
-        // The first line of stdout says where we listen (tests and scripts read it).
-        println!(
-            "teamgate listening on http://{addr} (bundle {}, version {}, {} policies, {} entities)",
-            store.bundle().root().display(),
-            snap.version(),
-            snap.policy_count(),
-            snap.entity_count()
-        );
-        spawn_sighup_reload(store.clone());
-        let app = server::router(state);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
-        match served {
-            Ok(()) => {
-                tracing::info!("stopped: in-flight requests finished");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: server failed: {e}");
-                ExitCode::from(EXIT_BAD_INPUT)
-            }
-        }
-    })
+    match std::fs::read_to_string(p) {
+        Ok(t) if t.trim().len() >= 16 => Ok(Some(t.trim().to_string())),
+        Ok(_) => Err(format!(
+            "{}: the admin token must be at least 16 characters",
+            p.display()
+        )),
+        Err(e) => Err(format!("{}: cannot read the admin token: {e}", p.display())),
+    }
+}
+
+/// The decision log of `--decision-log`, if given.
+fn decision_log(args: &Args) -> Result<Option<DecisionLog>, String> {
+    let Some(target) = args.decision_log.as_deref() else {
+        return Ok(None);
+    };
+    let t = if target == "-" {
+        LogTarget::Stdout
+    } else {
+        LogTarget::File(target.into())
+    };
+    DecisionLog::open(&t).map(Some).map_err(|p| p.to_string())
+}
+
+async fn serve(
+    listen: SocketAddr,
+    store: Arc<Store>,
+    state: Arc<AppState>,
+) -> Result<ExitCode, String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let snap = store.snapshot();
+    // The first line of stdout says where we listen (tests and scripts read it).
+    println!(
+        "teamgate listening on http://{addr} (bundle {}, version {}, {} policies, {} entities)",
+        store.bundle().root().display(),
+        snap.version(),
+        snap.policy_count(),
+        snap.entity_count()
+    );
+    spawn_sighup_reload(store.clone());
+    axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+    tracing::info!("stopped: in-flight requests finished");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_tracing() {

@@ -42,7 +42,7 @@ pub fn run(args: Args) -> ExitCode {
                         "policy_files": files.len(),
                         "actions": actions,
                         "entities": snap.entity_count(),
-                        "warnings": snap.warnings().iter().map(|w| &w.message).collect::<Vec<_>>(),
+                        "warnings": snap.warnings().iter().map(|w| w.message()).collect::<Vec<_>>(),
                     })
                 ),
                 Format::Text => {

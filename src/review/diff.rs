@@ -76,74 +76,11 @@ fn label(q: &Query, ctx: &str) -> String {
 pub fn compare(old: &Snapshot, new: &Snapshot, scenarios: &[PathBuf]) -> Diff {
     let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
-    let mut count = 0;
-    let mut universe_cases = Vec::new();
-    for snap in [new, old] {
-        for c in universe::cases(snap, None) {
-            if seen.insert(label(&c.query, &c.context_label)) {
-                universe_cases.push(c);
-            }
-        }
-    }
-    count += universe_cases.len();
-    let before = universe::decide_all(old, None, &universe_cases);
-    let after = universe::decide_all(new, None, &universe_cases);
-    for ((c, a), b) in universe_cases.iter().zip(before).zip(after) {
-        if a.verdict() != b.verdict() {
-            changes.push(Change {
-                request: label(&c.query, &c.context_label),
-                old: a.verdict(),
-                new: b.verdict(),
-                old_reasons: a.causes().to_vec(),
-                new_reasons: b.causes().to_vec(),
-            });
-        }
-    }
-    if !scenarios.is_empty() {
-        let (ro, rn) = (run_paths(scenarios, old), run_paths(scenarios, new));
-        for (fo, f_n) in ro.iter().zip(&rn) {
-            for (so, sn) in fo.scenarios.iter().zip(&f_n.scenarios) {
-                for (o, n) in so.outcomes.iter().zip(&sn.outcomes) {
-                    let key = format!("{} (scenario {:?})", o.request, so.name);
-                    count += 1;
-                    if o.decision.verdict() != n.decision.verdict() && seen.insert(key.clone()) {
-                        changes.push(Change {
-                            request: key,
-                            old: o.decision.verdict(),
-                            new: n.decision.verdict(),
-                            old_reasons: o.decision.reasons().to_vec(),
-                            new_reasons: n.decision.reasons().to_vec(),
-                        });
-                    }
-                }
-            }
-        }
-    }
+    let mut count = universe_changes(old, new, &mut seen, &mut changes);
+    count += scenario_changes(old, new, scenarios, &mut seen, &mut changes);
     let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
     for ch in changes {
-        // What caused it: the determining policies that appeared (+) and those
-        // that stopped determining (-), each marked if the edit added, removed
-        // or changed the policy itself.
-        let mark = |id: &str| -> String {
-            match (old.policy(id), new.policy(id)) {
-                (None, Some(_)) => format!("{id} (added)"),
-                (Some(_), None) => format!("{id} (removed)"),
-                (Some(a), Some(b)) if a.text() != b.text() => format!("{id} (changed)"),
-                _ => id.to_string(),
-            }
-        };
-        let mut cause: Vec<String> = ch
-            .old_reasons
-            .iter()
-            .filter(|r| !ch.new_reasons.contains(r))
-            .map(|r| format!("-{}", mark(r)))
-            .collect();
-        cause.extend(
-            ch.new_reasons
-                .iter()
-                .filter(|r| !ch.old_reasons.contains(r))
-                .map(|r| format!("+{}", mark(r))),
-        );
+        let cause = cause(old, new, &ch);
         let g = groups.entry(cause.clone()).or_insert_with(|| Group {
             cause,
             now_allowed: 0,
@@ -165,6 +102,98 @@ pub fn compare(old: &Snapshot, new: &Snapshot, scenarios: &[PathBuf]) -> Diff {
         requests: count,
         groups,
     }
+}
+
+/// The requests of both entity universes whose decision changed; returns
+/// how many requests were compared.
+fn universe_changes(
+    old: &Snapshot,
+    new: &Snapshot,
+    seen: &mut BTreeSet<String>,
+    changes: &mut Vec<Change>,
+) -> usize {
+    let mut cases = Vec::new();
+    for snap in [new, old] {
+        for c in universe::cases(snap, None) {
+            if seen.insert(label(&c.query, &c.context_label)) {
+                cases.push(c);
+            }
+        }
+    }
+    let before = universe::decide_all(old, None, &cases);
+    let after = universe::decide_all(new, None, &cases);
+    for ((c, a), b) in cases.iter().zip(before).zip(after) {
+        if a.verdict() != b.verdict() {
+            changes.push(Change {
+                request: label(&c.query, &c.context_label),
+                old: a.verdict(),
+                new: b.verdict(),
+                old_reasons: a.causes().to_vec(),
+                new_reasons: b.causes().to_vec(),
+            });
+        }
+    }
+    cases.len()
+}
+
+/// The scenario requests whose decision changed; returns how many were compared.
+fn scenario_changes(
+    old: &Snapshot,
+    new: &Snapshot,
+    scenarios: &[PathBuf],
+    seen: &mut BTreeSet<String>,
+    changes: &mut Vec<Change>,
+) -> usize {
+    if scenarios.is_empty() {
+        return 0;
+    }
+    let mut count = 0;
+    let (ro, rn) = (run_paths(scenarios, old), run_paths(scenarios, new));
+    for (fo, f_n) in ro.iter().zip(&rn) {
+        for (so, sn) in fo.scenarios.iter().zip(&f_n.scenarios) {
+            for (o, n) in so.outcomes.iter().zip(&sn.outcomes) {
+                let key = format!("{} (scenario {:?})", o.request, so.name);
+                count += 1;
+                if o.decision.verdict() != n.decision.verdict() && seen.insert(key.clone()) {
+                    changes.push(Change {
+                        request: key,
+                        old: o.decision.verdict(),
+                        new: n.decision.verdict(),
+                        old_reasons: o.decision.reasons().to_vec(),
+                        new_reasons: n.decision.reasons().to_vec(),
+                    });
+                }
+            }
+        }
+    }
+    count
+}
+
+/// What caused a change: the determining policies that appeared (+) and
+/// those that stopped determining (-), each marked if the edit added,
+/// removed or changed the policy itself.
+fn cause(old: &Snapshot, new: &Snapshot, ch: &Change) -> Vec<String> {
+    let mark = |id: &str| -> String {
+        match (old.policy(id), new.policy(id)) {
+            (None, Some(_)) => format!("{id} (added)"),
+            (Some(_), None) => format!("{id} (removed)"),
+            (Some(a), Some(b)) if a.text() != b.text() => format!("{id} (changed)"),
+            _ => id.to_string(),
+        }
+    };
+    let mut cause: Vec<String> = ch
+        .old_reasons
+        .iter()
+        .filter(|r| !ch.new_reasons.contains(r))
+        .map(|r| format!("-{}", mark(r)))
+        .collect();
+    cause.extend(
+        ch.new_reasons
+            .iter()
+            .filter(|r| !ch.old_reasons.contains(r))
+            .map(|r| format!("+{}", mark(r))),
+    );
+    cause
 }
 
 fn headline(d: &Diff) -> String {

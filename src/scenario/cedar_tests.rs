@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::model::{Expect, Faq};
 use super::outcome::{FileReport, RequestOutcome, ScenarioReport};
 use crate::engine::Engine;
-use crate::{Overlay, Problem, Query, Snapshot, Strategy, Verdict};
+use crate::{Decision, Overlay, Problem, Query, Snapshot, Strategy, Verdict};
 
 #[derive(Debug, Deserialize)]
 struct TestCase {
@@ -85,64 +85,66 @@ fn run_case(dir: &Path, path: &Path, i: usize, case: TestCase, snap: &Snapshot) 
         outcomes: Vec::new(),
         error: None,
     };
-    let fail = |m: String| Some(Problem::in_file(path, format!("$[{i}] ({name}): {m}")));
-    let entities_json = match &case.entities {
-        Value::String(f) => match std::fs::read_to_string(dir.join(f)) {
-            Ok(t) => match serde_json::from_str(&t) {
-                Ok(v) => v,
-                Err(e) => {
-                    report.error = fail(format!("entities file {f}: invalid JSON: {e}"));
-                    return report;
-                }
-            },
-            Err(e) => {
-                report.error = fail(format!("entities file {f}: {e}"));
-                return report;
-            }
-        },
+    match decide_case(dir, &case, snap) {
+        Ok((query, decision)) => {
+            let failures = compare(&case, &decision);
+            report.outcomes.push(RequestOutcome {
+                request: query.to_string(),
+                line: None,
+                action: query.action_name().to_string(),
+                expected: case.decision,
+                decision,
+                failures,
+            });
+        }
+        Err(m) => report.error = Some(Problem::in_file(path, format!("$[{i}] ({name}): {m}"))),
+    }
+    report
+}
+
+/// The case's entities (inline, or a file beside the test file) as entity JSON.
+fn entities_of(dir: &Path, case: &TestCase) -> Result<Vec<Value>, String> {
+    let json = match &case.entities {
+        Value::String(f) => {
+            let text = std::fs::read_to_string(dir.join(f))
+                .map_err(|e| format!("entities file {f}: {e}"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("entities file {f}: invalid JSON: {e}"))?
+        }
         v => v.clone(),
     };
-    let entities = match entities_json {
-        Value::Array(items) => items,
-        _ => {
-            report.error = fail("entities: must be an array of entity JSON, or a file name".into());
-            return report;
-        }
-    };
-    let overlay = match Overlay::instead_of_stored("entities")
-        .upsert(entities)
+    match json {
+        Value::Array(items) => Ok(items),
+        _ => Err("entities: must be an array of entity JSON, or a file name".into()),
+    }
+}
+
+/// Cedar's own decision on the case, against its entities only.
+fn decide_case(dir: &Path, case: &TestCase, snap: &Snapshot) -> Result<(Query, Decision), String> {
+    let overlay = Overlay::instead_of_stored("entities")
+        .upsert(entities_of(dir, case)?)
         .build(snap)
-    {
-        Ok(o) => o,
-        Err(e) => {
+        .map_err(|e| {
             let msgs: Vec<String> = e.problems().iter().map(ToString::to_string).collect();
-            report.error = fail(format!("entities: {}", msgs.join("; ")));
-            return report;
-        }
-    };
-    let query = match Query::parse(
+            format!("entities: {}", msgs.join("; "))
+        })?;
+    let query = Query::parse(
         &case.request.principal,
         &case.request.action,
         &case.request.resource,
-    ) {
-        Ok(q) => q.with_context(case.request.context.clone()),
-        Err(e) => {
-            report.error = fail(format!("request: {e}"));
-            return report;
-        }
-    };
-    let decision = match snap.evaluate(&query, Some(&overlay), Strategy::Sliced) {
-        Ok(resp) => Engine::as_cedar(&resp),
-        Err(e) => {
-            report.error = fail(format!("request: {e}"));
-            return report;
-        }
-    };
+    )
+    .map_err(|e| format!("request: {e}"))?
+    .with_context(case.request.context.clone());
+    let response = snap
+        .evaluate(&query, Some(&overlay), Strategy::Sliced)
+        .map_err(|e| format!("request: {e}"))?;
+    Ok((query, Engine::as_cedar(&response)))
+}
+
+/// What differs from the case's expectation.
+fn compare(case: &TestCase, decision: &Decision) -> Vec<String> {
     let mut failures = Vec::new();
-    let expected = match case.decision {
-        Expect::Allow => Verdict::Allow,
-        Expect::Deny => Verdict::Deny,
-    };
+    let expected = Verdict::from(case.decision);
     if decision.verdict() != expected {
         failures.push(format!("expected {expected}, got {}", decision.verdict()));
     }
@@ -161,13 +163,5 @@ fn run_case(dir: &Path, path: &Path, i: usize, case: TestCase, snap: &Snapshot) 
             decision.errors().len()
         ));
     }
-    report.outcomes.push(RequestOutcome {
-        request: query.to_string(),
-        line: None,
-        action: query.action_name().to_string(),
-        expected: case.decision,
-        decision,
-        failures,
-    });
-    report
+    failures
 }

@@ -114,6 +114,15 @@ pub enum Expect {
     Deny,
 }
 
+impl From<Expect> for crate::Verdict {
+    fn from(e: Expect) -> Self {
+        match e {
+            Expect::Allow => crate::Verdict::Allow,
+            Expect::Deny => crate::Verdict::Deny,
+        }
+    }
+}
+
 impl ScenarioFile {
     /// Parses YAML text; errors name `file`, line, column and the key path.
     pub fn parse(file: &Path, text: &str) -> Result<ScenarioFile, Problem> {

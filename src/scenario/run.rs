@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::cedar_tests;
-use super::model::{Base, EntityChanges, Expect, RequestSpec, Scenario, ScenarioFile};
+use super::model::{Base, EntityChanges, RequestSpec, Scenario, ScenarioFile};
 use super::outcome::{FileReport, RequestOutcome, ScenarioReport};
 use crate::{parse_uid, Decision, Field, Overlay, Problem, Query, Snapshot};
 
@@ -58,7 +58,7 @@ pub fn run_paths(paths: &[PathBuf], snap: &Snapshot) -> Vec<FileReport> {
         .into_iter()
         .map(|found| match found {
             Err(p) => {
-                let file = PathBuf::from(p.file.clone().unwrap_or_default());
+                let file = PathBuf::from(p.file().unwrap_or_default());
                 FileReport::failed_to_load(&file, p)
             }
             Ok(path) => runner.run_file(&path),
@@ -185,9 +185,9 @@ fn overlay(changes: &EntityChanges, snap: &Snapshot) -> Result<Overlay, String> 
         let msgs: Vec<String> = e
             .problems()
             .iter()
-            .map(|p| match &p.json_path {
-                Some(j) => format!("{j}: {}", p.message),
-                None => p.message.clone(),
+            .map(|p| match p.json_path() {
+                Some(j) => format!("{j}: {}", p.message()),
+                None => p.message().to_string(),
             })
             .collect();
         format!("its entities are invalid: {}", msgs.join("; "))
@@ -196,10 +196,7 @@ fn overlay(changes: &EntityChanges, snap: &Snapshot) -> Result<Overlay, String> 
 
 fn check(spec: &RequestSpec, q: &Query, decision: Decision, line: Option<usize>) -> RequestOutcome {
     let mut failures = Vec::new();
-    let expected = match spec.expect {
-        Expect::Allow => crate::Verdict::Allow,
-        Expect::Deny => crate::Verdict::Deny,
-    };
+    let expected = crate::Verdict::from(spec.expect);
     if decision.verdict() != expected {
         failures.push(format!("expected {expected}, got {}", decision.verdict()));
     }

@@ -188,26 +188,39 @@ impl Store {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let old = self.current.load_full();
-        let outcome = match disk::rebuild(&self.bundle, &old) {
-            Ok(None) => ReloadOutcome::Unchanged,
+        let (outcome, new) = match disk::rebuild(&self.bundle, &old) {
+            Ok(None) => (ReloadOutcome::Unchanged, None),
             Ok(Some(rebuilt)) => {
                 let new = rebuilt.into_snapshot();
                 let summary =
                     summarize(&old, &new, rebuilt_entities(&old, &new), started.elapsed());
-                self.current.store(Arc::new(new));
-                ReloadOutcome::Swapped(summary)
+                (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
             }
-            Err(problems) => ReloadOutcome::Failed(problems),
+            Err(problems) => (ReloadOutcome::Failed(problems), None),
         };
-        self.record(&outcome);
+        self.record(&outcome, new);
         outcome
     }
 
-    fn record(&self, outcome: &ReloadOutcome) {
+    /// Updates the status and, for a swap, publishes the new snapshot while
+    /// holding the status lock, so whoever sees the new snapshot also sees
+    /// the status that goes with it.
+    fn record(&self, outcome: &ReloadOutcome, new: Option<Arc<Snapshot>>) {
         let mut inner = self.lock();
         match outcome {
-            ReloadOutcome::Unchanged => return,
+            ReloadOutcome::Unchanged => {
+                // The disk matches the served snapshot again (e.g. a broken
+                // file was restored to its old content): nothing is wrong.
+                if inner.last_error.take().is_some() {
+                    inner.last_error_at = None;
+                    tracing::info!(target: "teamgate::reload", "the bundle on disk matches the served version again");
+                }
+                return;
+            }
             ReloadOutcome::Swapped(s) => {
+                if let Some(new) = new {
+                    self.current.store(new);
+                }
                 inner.reloads += 1;
                 inner.last_error = None;
                 inner.last_error_at = None;
