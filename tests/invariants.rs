@@ -188,3 +188,127 @@ proptest! {
         prop_assert!(checked > 10);
     }
 }
+
+/// The demo bundle, and an overlay giving acme an internationalised domain;
+/// loaded once for all cases.
+fn demo_and_idn() -> &'static (Snapshot, Overlay) {
+    static DEMO: std::sync::OnceLock<(Snapshot, Overlay)> = std::sync::OnceLock::new();
+    DEMO.get_or_init(|| {
+        let snap = pack();
+        let idn = Overlay::over_stored("idn")
+            .set_attrs(
+                "Workspace::\"acme\"".parse().expect("uid"),
+                json!({"domain": "bücher.example"})
+                    .as_object()
+                    .cloned()
+                    .expect("object"),
+            )
+            .build(&snap)
+            .expect("valid");
+        (snap, idn)
+    })
+}
+
+/// `address` spelled with the case of each letter flipped where `case`
+/// has a bit set.
+fn recase(address: &str, case: u64) -> String {
+    address
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if case >> (i % 64) & 1 == 1 {
+                c.to_uppercase().collect::<String>()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+fn invites(snap: &Snapshot, overlay: Option<&Overlay>, email: &str) -> teamgate::Decision {
+    let q = Query::parse(r#"User::"bob""#, "inviteExternal", r#"Project::"website""#)
+        .expect("query")
+        .with_context(json!({ "inviteeEmail": email }));
+    snap.decide(&q, overlay)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// CX2: however a colleague's address is written (case, a trailing dot,
+    /// white space, a sub-domain, Unicode or punycode), it is never invited
+    /// as an external.
+    #[test]
+    fn no_spelling_of_a_colleague_address_is_an_external(
+        local in "[a-z0-9][a-z0-9._-]{0,7}",
+        case in any::<u64>(),
+        trailing_dot in any::<bool>(),
+        left in "[ \t]{0,2}",
+        right in "[ \t]{0,2}",
+        sub in proptest::option::of("[a-z][a-z0-9]{0,5}"),
+        idn in 0usize..3,
+    ) {
+        let (snap, acme_idn) = demo_and_idn();
+        let sub = sub.map(|s| format!("{s}.")).unwrap_or_default();
+        let dot = if trailing_dot { "." } else { "" };
+        // The demo workspace's own domain.
+        let plain = format!("{left}{}{dot}{right}", recase(&format!("{local}@{sub}acme.com"), case));
+        let d = invites(snap, None, &plain);
+        prop_assert!(!d.is_allowed(), "{plain:?} was allowed: {d:?}");
+        // An internationalised workspace domain, written three ways.
+        let domain = ["bücher.example", "BÜCHER.example", "xn--bcher-kva.example"][idn];
+        let idn_address = format!("{left}{}{dot}{right}", recase(&format!("{local}@{sub}{domain}"), case));
+        let d = invites(snap, Some(acme_idn), &idn_address);
+        prop_assert!(!d.is_allowed(), "{idn_address:?} was allowed: {d:?}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// AW10: whoever may see a user may mention them, in generated
+    /// workspaces with every role shuffled.
+    #[test]
+    fn seeing_a_user_means_mentioning_them(seed in any::<u64>()) {
+        let pack = pack();
+        let (json, ids) = shuffled(80, seed);
+        let es = entities(&pack, json);
+        let mut rng = Rng::new(seed);
+        let mut seen = 0;
+        for _ in 0..300 {
+            let (p, r) = (rng.pick(&ids.users).clone(), rng.pick(&ids.users).clone());
+            if allowed(&pack, &es, &p, "viewUser", uid("User", &r), empty()) {
+                seen += 1;
+                prop_assert!(
+                    allowed(&pack, &es, &p, "mentionUser", uid("User", &r), empty()),
+                    "{p} sees {r} but may not mention them"
+                );
+            }
+        }
+        prop_assert!(seen > 0);
+    }
+}
+
+#[test]
+fn seeing_a_user_means_mentioning_them_in_the_demo() {
+    let (snap, _) = demo_and_idn();
+    let mut seen = 0;
+    for c in teamgate::review::universe::cases(snap, None) {
+        if c.query.action_name() != "viewUser" || !snap.decide(&c.query, None).is_allowed() {
+            continue;
+        }
+        seen += 1;
+        let mention = Query::new(
+            c.query.principal().clone(),
+            uid("Action", "mentionUser"),
+            c.query.resource().clone(),
+        );
+        assert!(
+            snap.decide(&mention, None).is_allowed(),
+            "{} may see {} but not mention them",
+            c.query.principal(),
+            c.query.resource()
+        );
+    }
+    assert!(seen > 10, "{seen} viewUser allows");
+}

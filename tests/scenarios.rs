@@ -73,8 +73,80 @@ fn documented_rule_ids() -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("- **"))
         .filter_map(|l| l.split("**").next())
+        .filter(|id| {
+            let letters = id.trim_end_matches(|c: char| c.is_ascii_digit());
+            letters.len() < id.len() && letters.chars().all(|c| c.is_ascii_uppercase())
+        })
         .map(str::to_string)
         .collect()
+}
+
+/// The items of the list under `heading` (a line ending with `:`) in the
+/// "Interpretations" section of docs/rules.md.
+fn documented_interpretations(heading: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("docs/rules.md")).expect("docs/rules.md");
+    let section = text
+        .split("## Interpretations")
+        .nth(1)
+        .expect("docs/rules.md has an Interpretations section");
+    section
+        .lines()
+        .skip_while(|l| l.trim() != heading)
+        .skip(1)
+        .take_while(|l| l.starts_with("- "))
+        .map(|l| l.trim_start_matches("- ").replace('`', ""))
+        .collect()
+}
+
+#[test]
+fn interpretations_are_marked_and_listed() {
+    let (snap, reports) = run();
+    let mut marked: Vec<String> = Vec::new();
+    for f in &reports {
+        let file = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+        for s in &f.scenarios {
+            if s.interpretation.is_some() {
+                marked.push(format!("{file} / {}", s.name));
+            }
+        }
+    }
+    marked.sort();
+    let mut listed = documented_interpretations("Scenarios:");
+    listed.sort();
+    assert!(marked.len() >= 5, "{marked:?}");
+    assert_eq!(
+        marked, listed,
+        "scenarios marked `interpretation: true` vs docs/rules.md"
+    );
+
+    let mut policies: Vec<String> = snap
+        .policies()
+        .filter(|p| p.interpretation().is_some())
+        .map(|p| p.id().to_string())
+        .collect();
+    policies.sort();
+    let mut listed = documented_interpretations("Policies:");
+    listed.sort();
+    assert_eq!(
+        policies, listed,
+        "policies with @interpretation vs docs/rules.md"
+    );
+}
+
+#[test]
+fn every_policy_names_known_rules_or_says_why_not() {
+    let ids = documented_rule_ids();
+    let snap = Bundle::new(root()).load().expect("shipped bundle loads");
+    for p in snap.policies() {
+        assert!(
+            !p.rules().is_empty() || p.interpretation().is_some(),
+            "{} names no rule and has no @interpretation",
+            p.id()
+        );
+        for r in p.rules() {
+            assert!(ids.contains(r), "{} names unknown rule id {r}", p.id());
+        }
+    }
 }
 
 #[test]

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::source::{read_dir_files, SourceFile};
 use super::{hash_sources, Bundle, PolicyPack};
+use crate::domain::directory::Addresses;
 use crate::domain::integrity::{self, Located, RoleIds};
 use crate::error::{error_chain, offset_of, LoadError, Problem};
 
@@ -22,6 +23,8 @@ pub(crate) struct EntityData {
     pub count: usize,
     /// The roles it names, to re-check against new policy files.
     pub roles: RoleIds,
+    /// Who has which e-mail address (CX12).
+    pub addresses: Addresses,
 }
 
 impl EntityData {
@@ -94,15 +97,17 @@ impl EntityData {
     }
 
     fn from_located(
-        located: Vec<Located>,
+        mut located: Vec<Located>,
         pack: &PolicyPack,
         content_hash: String,
     ) -> Result<EntityData, LoadError> {
+        integrity::normalize(&mut located);
         let mut problems = integrity::check(&located, &pack.role_files);
         if !problems.is_empty() {
             return Err(LoadError::new(problems));
         }
         let roles = RoleIds::of(&located);
+        let addresses = Addresses::of(&located);
         // Move the values out (a large workspace should not be held twice);
         // keep where each came from for error messages.
         let mut json = Vec::with_capacity(located.len());
@@ -118,6 +123,7 @@ impl EntityData {
                 content_hash,
                 count,
                 roles,
+                addresses,
             }),
             Err(whole) => {
                 let located: Vec<Located> = json

@@ -59,6 +59,10 @@ impl Overlay {
     pub(crate) fn entities(&self) -> &Entities {
         &self.data.entities
     }
+
+    pub(crate) fn data(&self) -> &EntityData {
+        &self.data
+    }
 }
 
 /// The changes an [`Overlay`] makes, applied in order: remove, upsert, set.

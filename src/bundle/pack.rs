@@ -1,7 +1,7 @@
 //! `PolicyPack`: the schema and policy files of a bundle, parsed, strictly
 //! validated, indexed by `@id`, with the engine built from them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -51,6 +51,8 @@ pub struct PolicyInfo {
     line: usize,
     effect: Effect,
     rules: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interpretation: Option<String>,
     text: String,
 }
 
@@ -78,6 +80,12 @@ impl PolicyInfo {
     /// Rule ids from the `@rules` annotation.
     pub fn rules(&self) -> &[String] {
         &self.rules
+    }
+
+    /// Why the policy exists when no rule text says what it does: its
+    /// `@interpretation` annotation.
+    pub fn interpretation(&self) -> Option<&str> {
+        self.interpretation.as_deref()
     }
 
     /// The policy's source text.
@@ -108,6 +116,9 @@ pub(crate) struct PolicyPack {
     pub warnings: Vec<Problem>,
     /// Role policy files, for the integrity checks of entity data.
     pub role_files: RoleFiles,
+    /// Context attribute names per action name, so that teamgate derives
+    /// only the keys a schema declares.
+    pub context_keys: ContextKeys,
 }
 
 /// The files a policy pack is built from, read once: a reload hashes them to
@@ -171,7 +182,7 @@ impl PolicyPack {
         let schema = parse_schema(&sources.schemas, root, &mut problems);
         let (policies, index) = parse_policies(&sources.policies, root, &mut problems);
         let system_roles = check_system_lock(bundle, &sources, &mut problems);
-        let Some(schema) = schema else {
+        let Some((schema, context_keys)) = schema else {
             return Err(LoadError::new(problems));
         };
         let mut warnings = Vec::new();
@@ -203,6 +214,7 @@ impl PolicyPack {
             index,
             engine,
             warnings,
+            context_keys,
         })
     }
 }
@@ -215,7 +227,53 @@ fn ids_under(files: &[SourceFile], dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn parse_schema(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -> Option<Schema> {
+/// Context attribute names per action name, read from the schema's JSON form
+/// (inline record types, or a common type named by the context).
+pub(crate) type ContextKeys = HashMap<String, BTreeSet<String>>;
+
+fn context_keys(fragments: &[SchemaFragment]) -> ContextKeys {
+    let mut out = ContextKeys::new();
+    for frag in fragments {
+        let Ok(text) = frag.to_json_string() else {
+            continue;
+        };
+        let Ok(serde_json::Value::Object(namespaces)) = serde_json::from_str(&text) else {
+            continue;
+        };
+        for ns in namespaces.values() {
+            let common = ns.get("commonTypes");
+            let Some(actions) = ns.get("actions").and_then(|a| a.as_object()) else {
+                continue;
+            };
+            for (name, action) in actions {
+                let Some(mut ctx) = action.get("appliesTo").and_then(|a| a.get("context")) else {
+                    continue;
+                };
+                if ctx.get("attributes").is_none() {
+                    let named = ctx
+                        .get("name")
+                        .or_else(|| ctx.get("type"))
+                        .and_then(|n| n.as_str());
+                    if let Some(t) = named.and_then(|n| common.and_then(|c| c.get(n))) {
+                        ctx = t;
+                    }
+                }
+                if let Some(attrs) = ctx.get("attributes").and_then(|a| a.as_object()) {
+                    out.entry(name.clone())
+                        .or_default()
+                        .extend(attrs.keys().cloned());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn parse_schema(
+    files: &[SourceFile],
+    root: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<(Schema, ContextKeys)> {
     let mut fragments = Vec::new();
     let mut ok = true;
     for f in files {
@@ -230,8 +288,9 @@ fn parse_schema(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) 
     if !ok || fragments.is_empty() {
         return None;
     }
+    let keys = context_keys(&fragments);
     match Schema::from_schema_fragments(fragments) {
-        Ok(s) => Some(s),
+        Ok(s) => Some((s, keys)),
         Err(e) => {
             let file = files.first().map(|f| f.rel(root)).unwrap_or_default();
             problems.push(Problem::in_file(&file, format!("schema error: {e}")));
@@ -314,6 +373,7 @@ fn parse_policies(
                     cedar_policy::Effect::Forbid => Effect::Forbid,
                 },
                 rules,
+                interpretation: policy.annotation("interpretation").map(str::to_string),
                 text: policy.to_string(),
             };
             let renamed = policy.new_id(PolicyId::new(&id));

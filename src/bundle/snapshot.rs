@@ -65,7 +65,7 @@ impl Snapshot {
         overlay: Option<&Overlay>,
     ) -> Result<Decision, RequestError> {
         let entities = self.entities_for(overlay);
-        let query = domain::context::prepare(query)?;
+        let query = self.prepare(query, overlay)?;
         let engine = &self.pack.engine;
         let request = engine.request(&query, entities)?;
         Ok(engine.decide_request(&request, entities))
@@ -80,7 +80,7 @@ impl Snapshot {
         overlay: Option<&Overlay>,
         strategy: Strategy,
     ) -> Result<Response, RequestError> {
-        let query = domain::context::prepare(query)?;
+        let query = self.prepare(query, overlay)?;
         self.pack
             .engine
             .evaluate(&query, self.entities_for(overlay), strategy)
@@ -158,6 +158,24 @@ impl Snapshot {
         overlay
             .map(Overlay::entities)
             .unwrap_or(&self.data.entities)
+    }
+
+    /// The query with the context teamgate derives and checks (see
+    /// [`domain::context`]).
+    pub(crate) fn prepare(
+        &self,
+        query: &Query,
+        overlay: Option<&Overlay>,
+    ) -> Result<Query, RequestError> {
+        let declared = self.pack.context_keys.get(query.action_name());
+        domain::context::prepare(query, self.directory_for(overlay), declared)
+    }
+
+    pub(crate) fn directory_for<'a>(
+        &'a self,
+        overlay: Option<&'a Overlay>,
+    ) -> &'a dyn domain::context::Directory {
+        &overlay.map(Overlay::data).unwrap_or(&self.data).addresses
     }
 
     pub(crate) fn pack(&self) -> &Arc<PolicyPack> {

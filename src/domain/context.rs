@@ -1,15 +1,42 @@
-//! Context that teamgate derives before Cedar sees a request, because Cedar
-//! has no string functions: for `inviteExternal`, `inviteeDomain` is taken
-//! from `inviteeEmail`, replacing whatever the caller sent under that key.
+//! Context that teamgate derives or checks before Cedar sees a request,
+//! because Cedar has no string functions and no ranges:
+//! - `inviteExternal`: `inviteeDomain` (the normalised domain of
+//!   `inviteeEmail`) and `inviteeDomains` (it and its parent domains) are
+//!   derived, replacing whatever the caller sent under those keys; when the
+//!   caller names no `invitee`, the address is looked up among the users of
+//!   the entity data, so only an address unknown to the data is a new person
+//!   (CX12); a caller-sent `invitee` whose address differs is refused.
+//! - `newGuests` (GS7) must be a count: 0 to [`MAX_NEW_GUESTS`].
 
-use serde_json::Value;
+use std::collections::BTreeSet;
 
+use serde_json::{json, Value};
+
+use super::email::Address;
+use super::integrity::json::as_ref;
 use super::{actions, types};
 use crate::error::RequestError;
 use crate::query::Query;
 
-/// The query as Cedar sees it: `null` context is `{}`, derived keys filled.
-pub fn prepare(query: &Query) -> Result<Query, RequestError> {
+/// Largest `newGuests` a request may carry.
+pub const MAX_NEW_GUESTS: i64 = 1_000_000;
+
+/// Who has which e-mail address, as the entity data says.
+pub trait Directory {
+    /// The id of the user with this (normalised) address.
+    fn user_by_address(&self, address: &str) -> Option<&str>;
+    /// The normalised address of a user.
+    fn address_of(&self, user_id: &str) -> Option<&str>;
+}
+
+/// The query as Cedar sees it: `null` context is `{}`, derived keys filled
+/// (only those among `declared`, the context keys the schema declares for
+/// the action, when known), checked keys in range.
+pub fn prepare(
+    query: &Query,
+    directory: &dyn Directory,
+    declared: Option<&BTreeSet<String>>,
+) -> Result<Query, RequestError> {
     let mut ctx = match query.context() {
         Value::Null => serde_json::Map::new(),
         Value::Object(m) => m.clone(),
@@ -22,22 +49,80 @@ pub fn prepare(query: &Query) -> Result<Query, RequestError> {
             })
         }
     };
+    check_new_guests(&ctx)?;
     let action = query.action();
     if action.id().unescaped() == actions::INVITE_EXTERNAL
         && action.type_name().to_string() == types::ACTION
     {
-        ctx.remove("inviteeDomain");
-        if let Some(Value::String(email)) = ctx.get("inviteeEmail") {
-            if let Some(domain) = email_domain(email) {
-                ctx.insert("inviteeDomain".into(), domain.into());
+        derive_invitee(&mut ctx, directory)?;
+        if let Some(keys) = declared {
+            for derived in ["inviteeDomain", "inviteeDomains", "invitee"] {
+                if !keys.contains(derived) {
+                    ctx.remove(derived);
+                }
             }
         }
     }
     Ok(query.clone().with_context(Value::Object(ctx)))
 }
 
-/// The lower-case domain of an e-mail address, if it has a local part and a domain.
-fn email_domain(email: &str) -> Option<String> {
-    let (local, domain) = email.trim().rsplit_once('@')?;
-    (!local.is_empty() && !domain.is_empty()).then(|| domain.to_ascii_lowercase())
+fn check_new_guests(ctx: &serde_json::Map<String, Value>) -> Result<(), RequestError> {
+    match ctx.get("newGuests") {
+        Some(Value::Number(n))
+            if n.as_i64()
+                .is_some_and(|n| (0..=MAX_NEW_GUESTS).contains(&n)) =>
+        {
+            Ok(())
+        }
+        Some(Value::Number(n)) => Err(RequestError::BadContext {
+            message: format!(
+                "context.newGuests is {n}: a number of guest e-mails, from 0 to {MAX_NEW_GUESTS}"
+            ),
+        }),
+        // Other types are the schema's to refuse.
+        _ => Ok(()),
+    }
+}
+
+fn derive_invitee(
+    ctx: &mut serde_json::Map<String, Value>,
+    directory: &dyn Directory,
+) -> Result<(), RequestError> {
+    ctx.remove("inviteeDomain");
+    ctx.remove("inviteeDomains");
+    let Some(address) = ctx
+        .get("inviteeEmail")
+        .and_then(Value::as_str)
+        .and_then(Address::parse)
+    else {
+        // No usable address: the policies deny without a domain (CX2).
+        return Ok(());
+    };
+    ctx.insert("inviteeDomain".into(), address.domain.clone().into());
+    ctx.insert("inviteeDomains".into(), json!(address.domains()));
+    let normal = address.to_string();
+    match ctx.get("invitee").and_then(as_ref) {
+        None if ctx.contains_key("invitee") => {}
+        None => {
+            if let Some(id) = directory.user_by_address(&normal) {
+                ctx.insert(
+                    "invitee".into(),
+                    json!({"__entity": {"type": types::USER, "id": id}}),
+                );
+            }
+        }
+        Some((ty, id)) if ty == types::USER => {
+            if let Some(known) = directory.address_of(&id) {
+                if known != normal {
+                    return Err(RequestError::BadContext {
+                        message: format!(
+                            "context.invitee User::{id:?} has the address {known}, not {normal} (inviteeEmail)"
+                        ),
+                    });
+                }
+            }
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }

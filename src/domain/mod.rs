@@ -4,6 +4,8 @@
 //! permission matrix. Everything else in teamgate is generic Cedar.
 
 pub mod context;
+pub mod directory;
+pub mod email;
 pub mod integrity;
 pub mod samples;
 

@@ -7,7 +7,6 @@ use cedar_policy::{
 };
 use serde::Serialize;
 
-use crate::domain;
 use crate::{Decision, Overlay, PolicyInfo, Query, Snapshot};
 
 /// One policy in an explanation.
@@ -85,7 +84,7 @@ pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Exp
         .collect();
     let entities = snap.entities_for(overlay);
     let engine = snap.engine();
-    let Ok(query) = domain::context::prepare(query) else {
+    let Ok(query) = snap.prepare(query, overlay) else {
         return ex;
     };
     let Ok(request) = engine.request(&query, entities) else {
@@ -150,6 +149,9 @@ pub fn render(ex: &Explanation) -> String {
                 c.info.location(),
                 c.info.rules().join(", ")
             ));
+            if let Some(why) = c.info.interpretation() {
+                out.push_str(&format!("    interpretation: {why}\n"));
+            }
             if let Some(e) = &c.error {
                 out.push_str(&format!("    error: {e}\n"));
             }

@@ -82,6 +82,7 @@ fn run_case(dir: &Path, path: &Path, i: usize, case: TestCase, snap: &Snapshot) 
         name: name.clone(),
         rules: Vec::new(),
         faq: None::<Faq>,
+        interpretation: None,
         outcomes: Vec::new(),
         error: None,
     };

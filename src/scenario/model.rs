@@ -34,6 +34,13 @@ pub struct Scenario {
     /// The FAQ question and the answer it checks, in words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faq: Option<Faq>,
+    /// True when the expected decisions go beyond what the named rules say
+    /// (our reading of a vague or silent rule); `because` says why.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interpretation: bool,
+    /// One line: the reading, for an `interpretation`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
     /// Changes to the demo workspace for this scenario.
     #[serde(default)]
     pub entities: EntityChanges,
@@ -132,13 +139,27 @@ impl ScenarioFile {
             Ok(f) => {
                 let mut names = std::collections::HashSet::new();
                 for s in &f.scenarios {
+                    let at = || text.find(&format!("name: {}", s.name)).unwrap_or(0);
                     if !names.insert(s.name.as_str()) {
-                        let off = text.find(&format!("name: {}", s.name)).unwrap_or(0);
                         return Err(Problem::at_offset(
                             file,
                             text,
-                            off,
+                            at(),
                             format!("duplicate scenario name {:?}", s.name),
+                        ));
+                    }
+                    let reason = s.because.as_deref().map(str::trim).unwrap_or_default();
+                    if s.interpretation == reason.is_empty() {
+                        let what = if s.interpretation {
+                            "is an interpretation: say why in one line under `because:`"
+                        } else {
+                            "has `because:` but is not marked `interpretation: true`"
+                        };
+                        return Err(Problem::at_offset(
+                            file,
+                            text,
+                            at(),
+                            format!("scenario {:?} {what}", s.name),
                         ));
                     }
                 }

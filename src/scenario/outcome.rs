@@ -37,6 +37,9 @@ pub struct ScenarioReport {
     /// The FAQ it checks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faq: Option<Faq>,
+    /// Why its expectations go beyond the rule text, for an interpretation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
     /// One per request, in order.
     pub outcomes: Vec<RequestOutcome>,
     /// Why the scenario could not run (then it failed).

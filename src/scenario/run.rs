@@ -106,6 +106,7 @@ impl Runner<'_> {
             name: s.name.clone(),
             rules: s.rules.clone(),
             faq: s.faq.clone(),
+            interpretation: s.because.clone().filter(|_| s.interpretation),
             outcomes: Vec::new(),
             error: None,
         };

@@ -7,7 +7,9 @@
 //! Kubernetes updates a mounted ConfigMap all trigger a reload. A burst of
 //! events within the debounce window gives one reload. After every batch the
 //! watches are set up again, because a directory reached through a symlink is
-//! a different directory after a swap.
+//! a different directory after a swap. A change made while the watches are
+//! re-armed raises no event, so the bundle is looked at once more after
+//! re-arming (an unchanged bundle costs one read and hash).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
@@ -82,6 +84,9 @@ impl WatchGuard {
                         if events.iter().any(|e| relevant(&e.kind)) {
                             on_change();
                             rewatch(&mut debouncer);
+                            // A change made while the watches were re-armed
+                            // raised no event: look at the disk once more.
+                            on_change();
                         }
                     }
                     Ok(Err(errors)) => {
@@ -90,6 +95,7 @@ impl WatchGuard {
                         }
                         on_change();
                         rewatch(&mut debouncer);
+                        on_change();
                     }
                     Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => break,

@@ -10,6 +10,7 @@ pub mod json;
 pub mod project;
 pub mod role;
 pub mod user;
+pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -77,6 +78,16 @@ impl Index {
     }
 }
 
+/// Puts values teamgate compares (workspace domains) in normal form, before
+/// the checks and before Cedar sees them.
+pub fn normalize(entities: &mut [Located]) {
+    for e in entities {
+        if uid_of(&e.value).is_some_and(|(t, _)| t == types::WORKSPACE) {
+            workspace::normalize(&mut e.value);
+        }
+    }
+}
+
 /// Runs every check; returns all problems found.
 pub fn check(entities: &[Located], files: &RoleFiles) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -99,10 +110,12 @@ pub fn check(entities: &[Located], files: &RoleFiles) -> Vec<Problem> {
                 }
             }
             types::ROLE => role::check_role(&id, e, files, &mut problems),
+            types::WORKSPACE => workspace::check(e, &mut problems),
             _ => {}
         }
     }
     role::check_one_default(entities, project_roles, &defaults, &mut problems);
+    user::check_addresses(entities, &index, &mut problems);
     project::check_members(entities, &index, &mut problems);
     project::check_connections(entities, &index, &mut problems);
     problems

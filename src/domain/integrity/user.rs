@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::json::{as_ref, ref_ids};
 use super::{Index, Located};
+use crate::domain::email::Address;
 use crate::domain::LICENSES;
 use crate::error::Problem;
 
@@ -26,6 +27,14 @@ pub fn check(i: usize, id: &str, e: &Located, index: &mut Index, problems: &mut 
         )),
         None => {}
     }
+    if let Some(email) = attr("email").and_then(Value::as_str) {
+        if Address::parse(email).is_none() {
+            problems.push(e.problem_at(
+                ".attrs.email",
+                format!("email {email:?} is not a usable e-mail address"),
+            ));
+        }
+    }
     if let Some(l) = attr("license").and_then(Value::as_str) {
         if !LICENSES.contains(&l) {
             problems.push(e.problem_at(
@@ -44,4 +53,28 @@ pub fn check(i: usize, id: &str, e: &Located, index: &mut Index, problems: &mut 
     index
         .connected
         .insert(id.to_string(), (home, ref_ids(attr("connectedTo"))));
+}
+
+/// An address names one person: no two users share a (normalised) e-mail
+/// address, so an invitation by address finds exactly one (CX12).
+pub fn check_addresses(entities: &[Located], index: &Index, problems: &mut Vec<Problem>) {
+    let mut seen: std::collections::HashMap<String, &str> = Default::default();
+    for (id, (i, _)) in &index.member_of {
+        let e = &entities[*i];
+        let Some(a) = e
+            .value
+            .get("attrs")
+            .and_then(|a| a.get("email"))
+            .and_then(Value::as_str)
+            .and_then(Address::parse)
+        else {
+            continue;
+        };
+        if let Some(other) = seen.insert(a.to_string(), id) {
+            problems.push(e.problem_at(
+                ".attrs.email",
+                format!("has the same e-mail address as User::{other:?} ({a}): an address names one person"),
+            ));
+        }
+    }
 }
