@@ -3,20 +3,20 @@
 
 use std::path::Path;
 
-use cedar_policy::{Entities, Schema};
 use serde_json::Value;
 
 use super::source::{read_dir_files, SourceFile};
+use super::data::EntityStore;
 use super::{hash_sources, Bundle, PolicyPack};
 use crate::domain::directory::Addresses;
 use crate::domain::integrity::{self, Located, RoleIds};
-use crate::error::{error_chain, offset_of, LoadError, Problem};
+use crate::error::{offset_of, LoadError, Problem};
 
 /// Parsed entity data, ready for decisions.
 #[derive(Debug)]
 pub(crate) struct EntityData {
-    /// The entities, with the schema's action entities.
-    pub entities: Entities,
+    /// The entities, compact; each request gets the few it can reach.
+    pub store: EntityStore,
     /// Hash of the entity files.
     pub content_hash: String,
     /// Number of entities read from the files.
@@ -102,74 +102,26 @@ impl EntityData {
         content_hash: String,
     ) -> Result<EntityData, LoadError> {
         integrity::normalize(&mut located);
-        let mut problems = integrity::check(&located, &pack.role_files);
+        let problems = integrity::check(&located, &pack.role_files);
         if !problems.is_empty() {
             return Err(LoadError::new(problems));
         }
         let roles = RoleIds::of(&located);
         let addresses = Addresses::of(&located);
-        // Move the values out (a large workspace should not be held twice);
-        // keep where each came from for error messages.
-        let mut json = Vec::with_capacity(located.len());
-        let mut origin = Vec::with_capacity(located.len());
-        for l in located {
-            json.push(l.value);
-            origin.push((l.file, l.index, l.line));
-        }
-        let count = json.len();
-        match Entities::from_json_value(Value::Array(json.clone()), Some(&pack.schema)) {
-            Ok(entities) => Ok(EntityData {
-                entities,
-                content_hash,
-                count,
-                roles,
-                addresses,
-            }),
-            Err(whole) => {
-                let located: Vec<Located> = json
-                    .into_iter()
-                    .zip(origin)
-                    .map(|(value, (file, index, line))| Located {
-                        value,
-                        file,
-                        index,
-                        line,
-                    })
-                    .collect();
-                locate_schema_errors(&located, &pack.schema, &mut problems);
-                if problems.is_empty() {
-                    problems.push(Problem::new(format!("entity data: {whole}")));
-                }
-                Err(LoadError::new(problems))
-            }
-        }
+        let store = EntityStore::build(&located, pack.store_schema.clone()).map_err(LoadError::new)?;
+        Ok(EntityData {
+            count: store.len(),
+            store,
+            content_hash,
+            roles,
+            addresses,
+        })
     }
 
     /// The stored entities as entity JSON (action entities left out), for
     /// building an overlay over them.
-    pub fn to_json(&self) -> Result<Vec<Value>, Problem> {
-        self.entities
-            .iter()
-            .filter(|e| e.uid().type_name().to_string() != crate::domain::types::ACTION)
-            .map(|e| {
-                e.to_json_value()
-                    .map_err(|err| Problem::new(format!("{}: {}", e.uid(), error_chain(&err))))
-            })
-            .collect()
-    }
-}
-
-/// Cedar reports what is wrong but not where; find the entities that fail on
-/// their own (at most 20) so each error names a file and JSON path.
-fn locate_schema_errors(located: &[Located], schema: &Schema, problems: &mut Vec<Problem>) {
-    for l in located {
-        if problems.len() >= 20 {
-            break;
-        }
-        if let Err(e) = Entities::from_json_value(Value::Array(vec![l.value.clone()]), Some(schema))
-        {
-            problems.push(l.problem(format!("does not match the schema: {}", error_chain(&e))));
-        }
+    pub fn to_json(&self) -> Vec<Value> {
+        self.store.to_json()
     }
 }
 

@@ -6,6 +6,7 @@
 //! policy side ([`PolicyPack`]) and the entity side ([`EntityData`]) load
 //! separately, so a policy edit does not pay for parsing a large entity file.
 
+mod data;
 mod entities;
 mod overlay;
 mod pack;

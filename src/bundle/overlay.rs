@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use cedar_policy::{Entities, EntityUid};
+use cedar_policy::EntityUid;
 use serde_json::{Map, Value};
 
 use super::{EntityData, Snapshot};
@@ -54,10 +54,6 @@ impl Overlay {
     /// True when it holds no entity.
     pub fn is_empty(&self) -> bool {
         self.data.count == 0
-    }
-
-    pub(crate) fn entities(&self) -> &Entities {
-        &self.data.entities
     }
 
     pub(crate) fn data(&self) -> &EntityData {
@@ -109,7 +105,7 @@ impl OverlayBuilder {
     /// by JSON path under the overlay's label.
     pub fn build(self, snapshot: &Snapshot) -> Result<Overlay, LoadError> {
         let mut json = if self.keep_stored {
-            snapshot.data().to_json()?
+            snapshot.data().to_json()
         } else {
             Vec::new()
         };

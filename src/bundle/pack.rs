@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use super::source::{read_dir_files, SourceFile};
 use super::{hash_sources, Bundle};
+use std::sync::Arc;
+
+use super::data::StoreSchema;
 use crate::domain::RoleFiles;
 use crate::engine::Engine;
 use crate::error::{line_col, LoadError, Problem};
@@ -119,6 +122,8 @@ pub(crate) struct PolicyPack {
     /// Context attribute names per action name, so that teamgate derives
     /// only the keys a schema declares.
     pub context_keys: ContextKeys,
+    /// Entity shapes, action entities and reach, for entity stores.
+    pub store_schema: Arc<StoreSchema>,
 }
 
 /// The files a policy pack is built from, read once: a reload hashes them to
@@ -182,9 +187,10 @@ impl PolicyPack {
         let schema = parse_schema(&sources.schemas, root, &mut problems);
         let (policies, index) = parse_policies(&sources.policies, root, &mut problems);
         let system_roles = check_system_lock(bundle, &sources, &mut problems);
-        let Some((schema, context_keys)) = schema else {
+        let Some(ParsedSchema { schema, json }) = schema else {
             return Err(LoadError::new(problems));
         };
+        let context_keys = context_keys(&json);
         let mut warnings = Vec::new();
         validate(
             &schema,
@@ -199,6 +205,9 @@ impl PolicyPack {
             return Err(LoadError::new(problems));
         }
         let engine = Engine::new(&schema, &policies).map_err(LoadError::from)?;
+        let level = deref_level(&schema, &policies).map_err(LoadError::from)?;
+        let store_schema =
+            Arc::new(StoreSchema::new(&json, &schema, level).map_err(LoadError::from)?);
         Ok(PolicyPack {
             content_hash: sources.hash(root),
             schema_hash: hash_sources(&sources.schemas, root),
@@ -215,9 +224,32 @@ impl PolicyPack {
             engine,
             warnings,
             context_keys,
+            store_schema,
         })
     }
 }
+
+/// The smallest dereference level (1 to 4) at which every policy
+/// validates: a request then needs the entities that many hops less one
+/// from its principal, resource and context.
+fn deref_level(schema: &Schema, policies: &PolicySet) -> Result<u32, Problem> {
+    let validator = Validator::new(schema.clone());
+    (1..=MAX_LEVEL)
+        .find(|l| {
+            validator
+                .validate_with_level(policies, ValidationMode::Strict, *l)
+                .validation_passed()
+        })
+        .ok_or_else(|| {
+            Problem::new(format!(
+                "the policies read entity attributes more than {MAX_LEVEL} references deep \
+                 (e.g. principal.a.b.c.d): teamgate bounds the entities a request needs by that depth"
+            ))
+        })
+}
+
+/// Deepest chain of entity dereferences the policies may use.
+const MAX_LEVEL: u32 = 4;
 
 fn ids_under(files: &[SourceFile], dir: &Path) -> BTreeSet<String> {
     files
@@ -231,13 +263,10 @@ fn ids_under(files: &[SourceFile], dir: &Path) -> BTreeSet<String> {
 /// (inline record types, or a common type named by the context).
 pub(crate) type ContextKeys = HashMap<String, BTreeSet<String>>;
 
-fn context_keys(fragments: &[SchemaFragment]) -> ContextKeys {
+fn context_keys(fragments: &[serde_json::Value]) -> ContextKeys {
     let mut out = ContextKeys::new();
     for frag in fragments {
-        let Ok(text) = frag.to_json_string() else {
-            continue;
-        };
-        let Ok(serde_json::Value::Object(namespaces)) = serde_json::from_str(&text) else {
+        let Some(namespaces) = frag.as_object() else {
             continue;
         };
         for ns in namespaces.values() {
@@ -269,11 +298,14 @@ fn context_keys(fragments: &[SchemaFragment]) -> ContextKeys {
     out
 }
 
-fn parse_schema(
-    files: &[SourceFile],
-    root: &Path,
-    problems: &mut Vec<Problem>,
-) -> Option<(Schema, ContextKeys)> {
+/// A parsed schema and its fragments in JSON form (for the shapes of entity
+/// data and the context keys).
+struct ParsedSchema {
+    schema: Schema,
+    json: Vec<serde_json::Value>,
+}
+
+fn parse_schema(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -> Option<ParsedSchema> {
     let mut fragments = Vec::new();
     let mut ok = true;
     for f in files {
@@ -288,9 +320,13 @@ fn parse_schema(
     if !ok || fragments.is_empty() {
         return None;
     }
-    let keys = context_keys(&fragments);
+    let json = fragments
+        .iter()
+        .filter_map(|f| f.to_json_string().ok())
+        .filter_map(|t| serde_json::from_str(&t).ok())
+        .collect();
     match Schema::from_schema_fragments(fragments) {
-        Ok(s) => Some((s, keys)),
+        Ok(schema) => Some(ParsedSchema { schema, json }),
         Err(e) => {
             let file = files.first().map(|f| f.rel(root)).unwrap_or_default();
             problems.push(Problem::in_file(&file, format!("schema error: {e}")));

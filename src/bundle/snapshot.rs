@@ -64,16 +64,16 @@ impl Snapshot {
         query: &Query,
         overlay: Option<&Overlay>,
     ) -> Result<Decision, RequestError> {
-        let entities = self.entities_for(overlay);
         let query = self.prepare(query, overlay)?;
+        let entities = self.request_entities(&query, overlay);
         let engine = &self.pack.engine;
-        let request = engine.request(&query, entities)?;
-        Ok(engine.decide_request(&request, entities))
+        let request = engine.request(&query, &entities)?;
+        Ok(engine.decide_request(&request, &entities))
     }
 
-    /// Cedar's response with either strategy, for comparing the sliced
-    /// evaluation with Cedar's whole-set one (and for `cedar run-tests`
-    /// files, which expect Cedar's own answer).
+    /// Cedar's response with either strategy, over the entities the request
+    /// reaches: for comparing the sliced evaluation with Cedar's whole-set
+    /// one (and for `cedar run-tests` files, which expect Cedar's own answer).
     pub fn evaluate(
         &self,
         query: &Query,
@@ -81,9 +81,46 @@ impl Snapshot {
         strategy: Strategy,
     ) -> Result<Response, RequestError> {
         let query = self.prepare(query, overlay)?;
-        self.pack
-            .engine
-            .evaluate(&query, self.entities_for(overlay), strategy)
+        let entities = self.request_entities(&query, overlay);
+        self.pack.engine.evaluate(&query, &entities, strategy)
+    }
+
+    /// Cedar's response over entities the caller gives (e.g. Cedar's own
+    /// `Entities` of the whole data), with the context teamgate derives from
+    /// the snapshot's (or the overlay's) data: the reference teamgate's
+    /// per-request entities are checked against.
+    pub fn evaluate_with(
+        &self,
+        query: &Query,
+        overlay: Option<&Overlay>,
+        entities: &Entities,
+        strategy: Strategy,
+    ) -> Result<Response, RequestError> {
+        let query = self.prepare(query, overlay)?;
+        self.pack.engine.evaluate(&query, entities, strategy)
+    }
+
+    /// Whether the data (or the overlay, when given) holds this entity.
+    pub fn contains(&self, uid: &EntityUid, overlay: Option<&Overlay>) -> bool {
+        self.data_for(overlay).store.contains(uid)
+    }
+
+    /// Every entity of the data (or the overlay), actions left out.
+    pub fn entity_uids<'a>(
+        &'a self,
+        overlay: Option<&'a Overlay>,
+    ) -> impl Iterator<Item = EntityUid> + 'a {
+        self.data_for(overlay).store.uids()
+    }
+
+    /// The entities a prepared query can reach, as Cedar's `Entities`.
+    pub(crate) fn request_entities(&self, query: &Query, overlay: Option<&Overlay>) -> Entities {
+        self.data_for(overlay).store.request_entities(
+            query.principal(),
+            query.action(),
+            query.resource(),
+            query.context(),
+        )
     }
 
     /// Content hash of policies, schema and entity data (16 hex digits).
@@ -131,11 +168,6 @@ impl Snapshot {
         &self.pack.schema
     }
 
-    /// The stored entities, with the schema's action entities.
-    pub fn entities(&self) -> &Entities {
-        &self.data.entities
-    }
-
     /// Number of policies Cedar evaluates for a request of these types.
     pub fn slice_len(
         &self,
@@ -154,10 +186,8 @@ impl Snapshot {
         Arc::ptr_eq(&self.data, &other.data)
     }
 
-    pub(crate) fn entities_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> &'a Entities {
-        overlay
-            .map(Overlay::entities)
-            .unwrap_or(&self.data.entities)
+    pub(crate) fn data_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> &'a EntityData {
+        overlay.map(Overlay::data).unwrap_or(&self.data)
     }
 
     /// The query with the context teamgate derives and checks (see
@@ -175,7 +205,7 @@ impl Snapshot {
         &'a self,
         overlay: Option<&'a Overlay>,
     ) -> &'a dyn domain::context::Directory {
-        &overlay.map(Overlay::data).unwrap_or(&self.data).addresses
+        &self.data_for(overlay).addresses
     }
 
     pub(crate) fn pack(&self) -> &Arc<PolicyPack> {

@@ -82,11 +82,12 @@ pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Exp
         .iter()
         .filter_map(|id| cite(id, None))
         .collect();
-    let entities = snap.entities_for(overlay);
     let engine = snap.engine();
     let Ok(query) = snap.prepare(query, overlay) else {
         return ex;
     };
+    let request_entities = snap.request_entities(&query, overlay);
+    let entities = &request_entities;
     let Ok(request) = engine.request(&query, entities) else {
         return ex;
     };

@@ -30,8 +30,7 @@ pub fn cases_where(
     keep_principal: impl Fn(&EntityUid) -> bool,
 ) -> Vec<Case> {
     let mut by_type: std::collections::BTreeMap<String, Vec<EntityUid>> = Default::default();
-    for e in snap.entities_for(overlay).iter() {
-        let uid = e.uid();
+    for uid in snap.entity_uids(overlay) {
         if uid.type_name().to_string() != types::ACTION {
             by_type
                 .entry(uid.type_name().to_string())

@@ -155,9 +155,8 @@ impl Runner<'_> {
             if !self.snap.actions().contains(&q.action()) {
                 return Err(format!("unknown action {}", q.action()));
             }
-            let entities = self.snap.entities_for(overlay);
             for (what, uid) in [("principal", q.principal()), ("resource", q.resource())] {
-                if entities.get(uid).is_none() {
+                if !self.snap.contains(uid, overlay) {
                     return Err(format!(
                         "unknown {what} {uid}: not in this scenario's entities"
                     ));

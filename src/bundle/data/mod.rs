@@ -1,0 +1,366 @@
+//! The entity store: every entity of the data in a compact form of our own,
+//! checked against the schema's shapes when it is built, and, for each
+//! request, the few Cedar entities that request can reach.
+//!
+//! Cedar's own `Entities` keeps every entity as a full Cedar value with its
+//! ancestor closure (several KB each: 500 MB for 130,000 entities) and
+//! parses JSON slowly (35 µs an entity with a schema). Policies validated
+//! at dereference level *L* read attributes of entities at most *L - 1*
+//! hops from the principal, the resource and the context's entity
+//! references; a request gets exactly those entities, with their ancestors
+//! (the hierarchy is shallow), built on the spot with the transitive
+//! closure already computed.
+
+mod shape;
+mod value;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use cedar_policy_core::ast::{self, EntityUID, PartialValue};
+use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
+use cedar_policy_core::extensions::Extensions;
+use serde_json::{json, Value as Json};
+use smol_str::SmolStr;
+
+pub(crate) use shape::Shapes;
+use shape::json_ref;
+pub(crate) use value::{Key, Names, Val};
+
+use crate::domain::integrity::Located;
+use crate::error::Problem;
+
+/// One stored entity.
+#[derive(Debug, Clone)]
+struct Stored {
+    attrs: Box<[(u16, Val)]>,
+    parents: Box<[Key]>,
+    tags: Box<[(SmolStr, Val)]>,
+}
+
+/// What the policy pack contributes to every entity store: the shapes of
+/// the schema, Cedar's action entities, and how many hops from the request
+/// the policies can read.
+#[derive(Debug)]
+pub(crate) struct StoreSchema {
+    /// Types, attribute names and entity shapes.
+    pub shapes: Shapes,
+    /// Cedar's entity type of each type index.
+    pub types: Vec<ast::EntityType>,
+    /// The schema's action entities, by uid.
+    pub actions: HashMap<EntityUID, Arc<ast::Entity>>,
+    /// Entities this many attribute hops from the principal, the resource
+    /// and the context are included in a request (the pack's dereference
+    /// level less one).
+    pub hops: usize,
+}
+
+impl StoreSchema {
+    /// From the schema fragments' JSON, Cedar's schema and the level the
+    /// policies validate at.
+    pub fn new(
+        fragments: &[Json],
+        schema: &cedar_policy::Schema,
+        level: u32,
+    ) -> Result<StoreSchema, Problem> {
+        let shapes = Shapes::from_schema_json(fragments);
+        let types = shapes
+            .type_names
+            .iter()
+            .map(|n| {
+                value::type_name(n)
+                    .ok_or_else(|| Problem::new(format!("schema: {n:?} is not an entity type name")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let actions = schema
+            .action_entities()
+            .map_err(|e| Problem::new(format!("schema action entities: {e}")))?
+            .iter()
+            .map(|e| {
+                let inner: &ast::Entity = e.as_ref();
+                (inner.uid().clone(), Arc::new(inner.clone()))
+            })
+            .collect();
+        Ok(StoreSchema {
+            shapes,
+            types,
+            actions,
+            hops: level.saturating_sub(1).max(1) as usize,
+        })
+    }
+
+    fn key(&self, uid: &cedar_policy::EntityUid) -> Option<Key> {
+        let ty = self.shapes.find_type(&uid.type_name().to_string())?;
+        Some(Key {
+            ty,
+            id: SmolStr::new(uid.id().unescaped()),
+        })
+    }
+}
+
+impl Names for StoreSchema {
+    fn entity_type(&self, ty: u16) -> &ast::EntityType {
+        &self.types[ty as usize]
+    }
+
+    fn attr_name(&self, index: u16) -> &SmolStr {
+        &self.shapes.attr_names[index as usize]
+    }
+}
+
+/// Every entity of the data, compact, checked against the schema's shapes.
+#[derive(Debug)]
+pub(crate) struct EntityStore {
+    schema: Arc<StoreSchema>,
+    entities: HashMap<Key, Stored>,
+}
+
+impl EntityStore {
+    /// Converts entity JSON, checking every value against its declared
+    /// type; every problem is reported with its file and JSON path.
+    pub fn build(located: &[Located], schema: Arc<StoreSchema>) -> Result<EntityStore, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut entities = HashMap::with_capacity(located.len());
+        for l in located {
+            match convert(l, &schema) {
+                Ok(Some((key, stored))) => {
+                    entities.insert(key, stored);
+                }
+                Ok(None) => {}
+                Err((path, message)) => {
+                    problems.push(l.problem_at(&path, format!("does not match the schema: {message}")));
+                    if problems.len() >= 20 {
+                        break;
+                    }
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(EntityStore { schema, entities })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Number of entities (actions not counted).
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Whether the data holds this entity (or it is an action of the schema).
+    pub fn contains(&self, uid: &cedar_policy::EntityUid) -> bool {
+        match self.schema.key(uid) {
+            Some(k) => self.entities.contains_key(&k),
+            None => self.schema.actions.contains_key(uid.as_ref()),
+        }
+    }
+
+    /// Every entity's uid, actions left out.
+    pub fn uids(&self) -> impl Iterator<Item = cedar_policy::EntityUid> + '_ {
+        self.entities
+            .keys()
+            .map(|k| cedar_policy::EntityUid::from(k.to_uid(self.schema.as_ref())))
+    }
+
+    /// The entities a request can reach: the principal, the resource, the
+    /// entities the context names, the entities their attributes name
+    /// (as many hops as the policies read), all their ancestors, and the
+    /// action.
+    pub fn request_entities(
+        &self,
+        principal: &cedar_policy::EntityUid,
+        action: &cedar_policy::EntityUid,
+        resource: &cedar_policy::EntityUid,
+        context: &Json,
+    ) -> cedar_policy::Entities {
+        let mut frontier: Vec<Key> = Vec::new();
+        for uid in [principal, resource] {
+            frontier.extend(self.schema.key(uid));
+        }
+        context_refs(context, &mut |ty, id| {
+            if let Some(t) = self.schema.shapes.find_type(ty) {
+                frontier.push(Key {
+                    ty: t,
+                    id: SmolStr::new(id),
+                });
+            }
+        });
+        let mut included: HashSet<Key> = HashSet::new();
+        for hop in 0..=self.schema.hops {
+            let mut next = Vec::new();
+            for k in frontier.drain(..) {
+                let Some(stored) = self.entities.get(&k) else {
+                    continue;
+                };
+                if !included.insert(k) {
+                    continue;
+                }
+                if hop < self.schema.hops {
+                    let mut refs = Vec::new();
+                    for (_, v) in stored.attrs.iter() {
+                        v.direct_refs(&mut refs);
+                    }
+                    for (_, v) in stored.tags.iter() {
+                        v.direct_refs(&mut refs);
+                    }
+                    next.extend(refs.into_iter().cloned());
+                }
+            }
+            frontier = next;
+        }
+        // Ancestors, so that `in` and the closure hold for every included entity.
+        let mut all: Vec<Key> = included.iter().cloned().collect();
+        let mut i = 0;
+        while i < all.len() {
+            if let Some(stored) = self.entities.get(&all[i]) {
+                for p in stored.parents.iter() {
+                    if self.entities.contains_key(p) && included.insert(p.clone()) {
+                        all.push(p.clone());
+                    }
+                }
+            }
+            i += 1;
+        }
+        let mut list: Vec<Arc<ast::Entity>> = all.iter().map(|k| Arc::new(self.cedar_entity(k))).collect();
+        if let Some(a) = self.schema.actions.get(action.as_ref()) {
+            list.push(a.clone());
+        }
+        let core = cedar_policy_core::entities::Entities::new()
+            .add_entities(
+                list,
+                None::<&NoEntitiesSchema>,
+                TCComputation::AssumeAlreadyComputed,
+                Extensions::all_available(),
+            )
+            .unwrap_or_default();
+        cedar_policy::Entities::from(core)
+    }
+
+    /// One entity as Cedar's value, with its ancestor closure.
+    fn cedar_entity(&self, key: &Key) -> ast::Entity {
+        let names: &StoreSchema = &self.schema;
+        let Some(stored) = self.entities.get(key) else {
+            return ast::Entity::with_uid(key.to_uid(names));
+        };
+        let parents: HashSet<EntityUID> = stored.parents.iter().map(|p| p.to_uid(names)).collect();
+        let mut indirect: HashSet<EntityUID> = HashSet::new();
+        let mut stack: Vec<&Key> = stored.parents.iter().collect();
+        let mut seen: HashSet<&Key> = HashSet::new();
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p) {
+                continue;
+            }
+            if let Some(ps) = self.entities.get(p) {
+                for gp in ps.parents.iter() {
+                    let uid = gp.to_uid(names);
+                    if !parents.contains(&uid) {
+                        indirect.insert(uid);
+                    }
+                    stack.push(gp);
+                }
+            }
+        }
+        ast::Entity::new_with_attr_partial_value(
+            key.to_uid(names),
+            stored.attrs.iter().map(|(n, v)| {
+                (
+                    names.attr_name(*n).clone(),
+                    PartialValue::Value(v.to_value(names)),
+                )
+            }),
+            indirect,
+            parents,
+            stored
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), PartialValue::Value(v.to_value(names)))),
+        )
+    }
+
+    /// The data as Cedar entity JSON (for building an overlay over it).
+    pub fn to_json(&self) -> Vec<Json> {
+        let names: &StoreSchema = &self.schema;
+        let uid = |k: &Key| json!({"type": names.shapes.type_names[k.ty as usize], "id": k.id.as_str()});
+        self.entities
+            .iter()
+            .map(|(k, s)| {
+                let attrs: serde_json::Map<String, Json> = s
+                    .attrs
+                    .iter()
+                    .map(|(n, v)| (names.attr_name(*n).to_string(), v.to_json(names)))
+                    .collect();
+                let tags: serde_json::Map<String, Json> =
+                    s.tags.iter().map(|(t, v)| (t.to_string(), v.to_json(names))).collect();
+                let parents: Vec<Json> = s.parents.iter().map(uid).collect();
+                json!({"uid": uid(k), "attrs": attrs, "parents": parents, "tags": tags})
+            })
+            .collect()
+    }
+}
+
+/// Calls `f` with every entity reference in a context value.
+fn context_refs(v: &Json, f: &mut dyn FnMut(&str, &str)) {
+    if let Some((t, id)) = json_ref(v) {
+        f(t, id);
+        return;
+    }
+    match v {
+        Json::Array(items) => items.iter().for_each(|x| context_refs(x, f)),
+        Json::Object(m) => m.values().for_each(|x| context_refs(x, f)),
+        _ => {}
+    }
+}
+
+/// One entity's JSON as stored; `Ok(None)` for an action entity (the
+/// schema's own are used).
+fn convert(l: &Located, schema: &StoreSchema) -> Result<Option<(Key, Stored)>, (String, String)> {
+    let shapes = &schema.shapes;
+    let v = &l.value;
+    let Some((ty, id)) = v.get("uid").and_then(|u| json_ref(u).or_else(|| {
+        Some((u.get("type")?.as_str()?, u.get("id")?.as_str()?))
+    })) else {
+        return Err((".uid".into(), "has no uid {\"type\": ..., \"id\": ...}".into()));
+    };
+    if ty == crate::domain::types::ACTION || ty.ends_with("::Action") {
+        return Ok(None);
+    }
+    let Some(t) = shapes.find_type(ty).filter(|t| shapes.shapes.contains_key(t)) else {
+        return Err((".uid.type".into(), format!("entity type {ty} is not declared in the schema")));
+    };
+    let shape = &shapes.shapes[&t];
+    let empty = serde_json::Map::new();
+    let attrs = match v.get("attrs") {
+        None | Some(Json::Null) => &empty,
+        Some(Json::Object(m)) => m,
+        Some(_) => return Err((".attrs".into(), "attrs must be a JSON object".into())),
+    };
+    let attrs = shapes.record(&shape.attrs, attrs, ".attrs")?;
+    let mut parents = Vec::new();
+    for (i, p) in v.get("parents").and_then(Json::as_array).into_iter().flatten().enumerate() {
+        let path = format!(".parents[{i}]");
+        let Some((pt, pid)) = json_ref(p) else {
+            return Err((path, "a parent is an entity reference {\"type\": ..., \"id\": ...}".into()));
+        };
+        match shapes.find_type(pt).filter(|x| shape.parents.contains(x)) {
+            Some(x) => parents.push(Key { ty: x, id: SmolStr::new(pid) }),
+            None => return Err((path, format!("{ty} cannot have a parent of type {pt}"))),
+        }
+    }
+    let mut tags = Vec::new();
+    if let Some(obj) = v.get("tags").and_then(Json::as_object).filter(|o| !o.is_empty()) {
+        let Some(tag_ty) = &shape.tags else {
+            return Err((".tags".into(), format!("{ty} has no tags in the schema")));
+        };
+        for (k, tv) in obj {
+            tags.push((SmolStr::new(k), shapes.convert(tag_ty, tv, &format!(".tags.{k}"))?));
+        }
+    }
+    Ok(Some((
+        Key { ty: t, id: SmolStr::new(id) },
+        Stored {
+            attrs: attrs.into_boxed_slice(),
+            parents: parents.into_boxed_slice(),
+            tags: tags.into_boxed_slice(),
+        },
+    )))
+}
