@@ -4,6 +4,7 @@
 mod authorize;
 mod diff;
 mod explain;
+mod generate;
 mod matrix;
 mod query_args;
 mod render;
@@ -53,6 +54,8 @@ enum Command {
     Diff(diff::Args),
     /// Run scenario files (YAML, or Cedar run-tests JSON); exit 1 on any failure.
     Test(test::Args),
+    /// Write a bundle with generated entity data of any size, and sample requests.
+    Generate(generate::Args),
 }
 
 /// Where the bundle is: `--bundle DIR`, else `$TEAMGATE_BUNDLE`, else the
@@ -111,5 +114,6 @@ pub fn main() -> ExitCode {
         Command::Matrix(a) => matrix::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Watch(a) => watch::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::context::Directory;
-use super::email::Address;
+use super::email::AddressParser;
 use super::integrity::json::uid_of;
 use super::integrity::Located;
 use super::types;
@@ -20,10 +20,21 @@ pub struct Addresses {
 }
 
 impl Addresses {
+    /// From (user id, normalised address) pairs.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Addresses {
+        let mut out = Addresses::default();
+        for (id, a) in pairs {
+            out.by_address.insert(a.clone(), id.clone());
+            out.by_user.insert(id, a);
+        }
+        out
+    }
+
     /// The addresses of the users among `entities` (users without a usable
     /// address are left out; the integrity checks report them).
     pub fn of(entities: &[Located]) -> Addresses {
         let mut out = Addresses::default();
+        let mut parser = AddressParser::default();
         for e in entities {
             let Some((ty, id)) = uid_of(&e.value) else {
                 continue;
@@ -36,7 +47,7 @@ impl Addresses {
                 .get("attrs")
                 .and_then(|a| a.get("email"))
                 .and_then(Value::as_str)
-                .and_then(Address::parse);
+                .and_then(|e| parser.parse(e));
             if let Some(a) = address {
                 out.by_address.insert(a.to_string(), id.clone());
                 out.by_user.insert(id, a.to_string());

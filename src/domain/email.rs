@@ -53,6 +53,35 @@ impl Address {
     }
 }
 
+/// Parses addresses, normalising each distinct domain once (most users of a
+/// workspace share one).
+#[derive(Debug, Default)]
+pub struct AddressParser {
+    domains: std::collections::HashMap<String, Option<String>>,
+}
+
+impl AddressParser {
+    /// Like [`Address::parse`], with the domain's normal form remembered.
+    pub fn parse(&mut self, email: &str) -> Option<Address> {
+        let (local, domain) = email.trim().rsplit_once('@')?;
+        if local.is_empty() || local.contains(char::is_whitespace) || local.contains('@') {
+            return None;
+        }
+        let domain = match self.domains.get(domain) {
+            Some(d) => d.clone(),
+            None => {
+                let d = normalize_domain(domain);
+                self.domains.insert(domain.to_string(), d.clone());
+                d
+            }
+        }?;
+        Some(Address {
+            local: local.to_lowercase(),
+            domain,
+        })
+    }
+}
+
 impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}@{}", self.local, self.domain)

@@ -309,10 +309,11 @@ impl Shapes {
         path: &str,
     ) -> Result<Vec<(u16, Val)>, (String, String)> {
         for k in obj.keys() {
-            if !attrs
-                .iter()
-                .any(|(n, _, _)| self.attr_names[*n as usize] == k.as_str())
-            {
+            let declared = self
+                .attr_index
+                .get(k.as_str())
+                .is_some_and(|i| attrs.iter().any(|(n, _, _)| n == i));
+            if !declared {
                 return Err((
                     format!("{path}.{k}"),
                     format!("attribute {k:?} is not declared in the schema"),

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::json::{as_ref, refs_in, uid_of};
+use super::json::{as_ref, uid_of, walk_refs};
 use super::{Index, Located};
 use crate::domain::types;
 use crate::error::Problem;
@@ -11,8 +11,8 @@ use crate::error::Problem;
 pub fn check_uids(entities: &[Located], index: &mut Index, problems: &mut Vec<Problem>) {
     for (i, e) in entities.iter().enumerate() {
         match uid_of(&e.value) {
-            Some(uid) => {
-                if let Some(prev) = index.by_uid.insert(uid, i) {
+            Some((ty, id)) => {
+                if let Some(prev) = index.by_uid.entry(ty).or_default().insert(id, i) {
                     let p = &entities[prev];
                     problems.push(e.problem(format!(
                         "is defined twice (first in {} at $[{}])",
@@ -27,24 +27,9 @@ pub fn check_uids(entities: &[Located], index: &mut Index, problems: &mut Vec<Pr
 
 /// References in attributes, tags and parents that name no entity.
 pub fn check_references(e: &Located, index: &Index, problems: &mut Vec<Problem>) {
-    let mut refs = Vec::new();
-    if let Some(a) = e.value.get("attrs") {
-        refs_in(a, ".attrs".into(), &mut refs);
-    }
-    if let Some(t) = e.value.get("tags") {
-        refs_in(t, ".tags".into(), &mut refs);
-    }
-    if let Some(Value::Array(parents)) = e.value.get("parents") {
-        for (j, p) in parents.iter().enumerate() {
-            let r = as_ref(p).or_else(|| uid_of(&serde_json::json!({ "uid": p })));
-            if let Some(r) = r {
-                refs.push((format!(".parents[{j}]"), r));
-            }
-        }
-    }
-    for (path, (rt, rid)) in &refs {
-        if rt == types::ACTION || index.exists(rt, rid) {
-            continue;
+    let mut report = |path: &str, (rt, rid): (String, String)| {
+        if rt == types::ACTION || index.exists(&rt, &rid) {
+            return;
         }
         let what = if rt == types::ROLE && path == ".attrs.role" {
             format!("names workspace role Role::{rid:?}, which does not exist (AW1)")
@@ -54,5 +39,22 @@ pub fn check_references(e: &Located, index: &Index, problems: &mut Vec<Problem>)
             format!("refers to {rt}::{rid:?}, which is not in the entity data")
         };
         problems.push(e.problem_at(path, what));
+    };
+    let mut path = String::with_capacity(64);
+    for key in ["attrs", "tags"] {
+        if let Some(v) = e.value.get(key) {
+            path.clear();
+            path.push('.');
+            path.push_str(key);
+            walk_refs(v, &mut path, &mut report);
+        }
+    }
+    if let Some(Value::Array(parents)) = e.value.get("parents") {
+        for (j, p) in parents.iter().enumerate() {
+            let r = as_ref(p).or_else(|| uid_of(&serde_json::json!({ "uid": p })));
+            if let Some(r) = r {
+                report(&format!(".parents[{j}]"), r);
+            }
+        }
     }
 }

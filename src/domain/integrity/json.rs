@@ -33,19 +33,34 @@ pub fn as_ref(v: &Value) -> Option<Uid> {
 
 /// Every entity reference below `v`, with its JSON path (starting at `path`).
 pub fn refs_in(v: &Value, path: String, out: &mut Vec<(String, Uid)>) {
+    let mut path = path;
+    walk_refs(v, &mut path, &mut |p, uid| out.push((p.to_string(), uid)));
+}
+
+/// Calls `f` with the JSON path and uid of every entity reference below `v`;
+/// `path` is extended in place and restored, so no path is built unless `f`
+/// keeps it.
+pub fn walk_refs(v: &Value, path: &mut String, f: &mut dyn FnMut(&str, Uid)) {
     if let Some(r) = as_ref(v) {
-        out.push((path, r));
+        f(path, r);
         return;
     }
+    let len = path.len();
     match v {
         Value::Array(items) => {
             for (i, x) in items.iter().enumerate() {
-                refs_in(x, format!("{path}[{i}]"), out);
+                use std::fmt::Write;
+                let _ = write!(path, "[{i}]");
+                walk_refs(x, path, f);
+                path.truncate(len);
             }
         }
         Value::Object(m) => {
             for (k, x) in m {
-                refs_in(x, format!("{path}.{k}"), out);
+                path.push('.');
+                path.push_str(k);
+                walk_refs(x, path, f);
+                path.truncate(len);
             }
         }
         _ => {}

@@ -20,7 +20,7 @@ pub use role::RoleIds;
 
 use super::{types, RoleFiles};
 use crate::error::Problem;
-use json::{uid_of, Uid};
+use json::uid_of;
 
 /// One entity's JSON and where it was read.
 #[derive(Debug, Clone)]
@@ -58,8 +58,8 @@ impl Located {
 /// What the checkers learn about the whole set while going over it.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// Uid -> position in the entity list.
-    pub by_uid: HashMap<Uid, usize>,
+    /// Type -> id -> position in the entity list.
+    pub by_uid: HashMap<String, HashMap<String, usize>>,
     /// Project id -> user ids named in its tags.
     pub tagged: BTreeMap<String, BTreeSet<String>>,
     /// User id -> (position, project ids in `memberOf`).
@@ -68,13 +68,20 @@ pub struct Index {
     pub project_ws: HashMap<String, String>,
     /// User id -> (home workspace, `connectedTo`).
     pub connected: BTreeMap<String, (String, BTreeSet<String>)>,
+    /// Normalises e-mail domains, each once.
+    pub parser: crate::domain::email::AddressParser,
+    /// (position, user id, normalised address) of every user with a usable address.
+    pub addresses: Vec<(usize, String, String)>,
+    /// The role ids named in the data.
+    pub roles: RoleIds,
 }
 
 impl Index {
     /// Whether an entity of this type and id is in the set.
     pub fn exists(&self, type_name: &str, id: &str) -> bool {
         self.by_uid
-            .contains_key(&(type_name.to_string(), id.to_string()))
+            .get(type_name)
+            .is_some_and(|ids| ids.contains_key(id))
     }
 }
 
@@ -88,8 +95,25 @@ pub fn normalize(entities: &mut [Located]) {
     }
 }
 
+/// What the checks found: the problems, and what the data says that later
+/// work needs (who has which address, which roles are named).
+#[derive(Debug)]
+pub struct Checked {
+    /// Every problem, in file order (empty when the data is sound).
+    pub problems: Vec<Problem>,
+    /// Users by address and addresses by user.
+    pub addresses: crate::domain::directory::Addresses,
+    /// The role ids the data names.
+    pub roles: RoleIds,
+}
+
 /// Runs every check; returns all problems found.
 pub fn check(entities: &[Located], files: &RoleFiles) -> Vec<Problem> {
+    check_all(entities, files).problems
+}
+
+/// Runs every check, and collects addresses and role ids on the way.
+pub fn check_all(entities: &[Located], files: &RoleFiles) -> Checked {
     let mut problems = Vec::new();
     let mut index = Index::default();
     entity::check_uids(entities, &mut index, &mut problems);
@@ -105,11 +129,15 @@ pub fn check(entities: &[Located], files: &RoleFiles) -> Vec<Problem> {
             types::PROJECT => project::check(&id, e, &mut index, &mut problems),
             types::PROJECT_ROLE => {
                 project_roles += 1;
+                index.roles.add_project_role(&id);
                 if role::check_project_role(&id, e, files, &mut problems) {
                     defaults.push(i);
                 }
             }
-            types::ROLE => role::check_role(&id, e, files, &mut problems),
+            types::ROLE => {
+                index.roles.add_role(&id, e);
+                role::check_role(&id, e, files, &mut problems)
+            }
             types::WORKSPACE => workspace::check(e, &mut problems),
             _ => {}
         }
@@ -118,5 +146,12 @@ pub fn check(entities: &[Located], files: &RoleFiles) -> Vec<Problem> {
     user::check_addresses(entities, &index, &mut problems);
     project::check_members(entities, &index, &mut problems);
     project::check_connections(entities, &index, &mut problems);
-    problems
+    let addresses = crate::domain::directory::Addresses::from_pairs(
+        index.addresses.iter().map(|(_, id, a)| (id.clone(), a.clone())),
+    );
+    Checked {
+        problems,
+        addresses,
+        roles: index.roles,
+    }
 }

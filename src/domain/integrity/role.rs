@@ -99,6 +99,16 @@ pub struct RoleIds {
 }
 
 impl RoleIds {
+    /// Records a workspace role entity.
+    pub fn add_role(&mut self, id: &str, e: &Located) {
+        self.roles.insert(id.to_string(), is_system(e));
+    }
+
+    /// Records a project role entity.
+    pub fn add_project_role(&mut self, id: &str) {
+        self.project_roles.insert(id.to_string());
+    }
+
     /// Collects the role ids of entity JSON.
     pub fn of(entities: &[Located]) -> RoleIds {
         let mut ids = RoleIds::default();

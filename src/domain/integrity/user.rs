@@ -6,7 +6,6 @@ use serde_json::Value;
 
 use super::json::{as_ref, ref_ids};
 use super::{Index, Located};
-use crate::domain::email::Address;
 use crate::domain::LICENSES;
 use crate::error::Problem;
 
@@ -28,11 +27,12 @@ pub fn check(i: usize, id: &str, e: &Located, index: &mut Index, problems: &mut 
         None => {}
     }
     if let Some(email) = attr("email").and_then(Value::as_str) {
-        if Address::parse(email).is_none() {
-            problems.push(e.problem_at(
+        match index.parser.parse(email) {
+            Some(a) => index.addresses.push((i, id.to_string(), a.to_string())),
+            None => problems.push(e.problem_at(
                 ".attrs.email",
                 format!("email {email:?} is not a usable e-mail address"),
-            ));
+            )),
         }
     }
     if let Some(l) = attr("license").and_then(Value::as_str) {
@@ -58,22 +58,14 @@ pub fn check(i: usize, id: &str, e: &Located, index: &mut Index, problems: &mut 
 /// An address names one person: no two users share a (normalised) e-mail
 /// address, so an invitation by address finds exactly one (CX12).
 pub fn check_addresses(entities: &[Located], index: &Index, problems: &mut Vec<Problem>) {
-    let mut seen: std::collections::HashMap<String, &str> = Default::default();
-    for (id, (i, _)) in &index.member_of {
-        let e = &entities[*i];
-        let Some(a) = e
-            .value
-            .get("attrs")
-            .and_then(|a| a.get("email"))
-            .and_then(Value::as_str)
-            .and_then(Address::parse)
-        else {
-            continue;
-        };
-        if let Some(other) = seen.insert(a.to_string(), id) {
-            problems.push(e.problem_at(
+    let mut seen: std::collections::HashMap<&str, &str> = Default::default();
+    let mut sorted: Vec<&(usize, String, String)> = index.addresses.iter().collect();
+    sorted.sort_by(|a, b| a.1.cmp(&b.1));
+    for (i, id, address) in sorted {
+        if let Some(other) = seen.insert(address, id) {
+            problems.push(entities[*i].problem_at(
                 ".attrs.email",
-                format!("has the same e-mail address as User::{other:?} ({a}): an address names one person"),
+                format!("has the same e-mail address as User::{other:?} ({address}): an address names one person"),
             ));
         }
     }
