@@ -1,16 +1,14 @@
-//! `EntityData`: the entity JSON of a bundle, integrity-checked and parsed
-//! against a pack's schema.
-
-use std::path::Path;
+//! `EntityData`: the entity JSON of a bundle, typed by the pack's schema,
+//! integrity-checked, and kept in the compact entity store.
 
 use serde_json::Value;
 
+use super::data::{entries_of_json, read_entries, EntityStore, View};
 use super::source::{read_dir_files, SourceFile};
-use super::data::EntityStore;
 use super::{hash_sources, Bundle, PolicyPack};
 use crate::domain::directory::Addresses;
-use crate::domain::integrity::{self, Located, RoleIds};
-use crate::error::{offset_of, LoadError, Problem};
+use crate::domain::integrity::{self, Item, RoleIds};
+use crate::error::{LoadError, Problem};
 
 /// Parsed entity data, ready for decisions.
 #[derive(Debug)]
@@ -19,7 +17,7 @@ pub(crate) struct EntityData {
     pub store: EntityStore,
     /// Hash of the entity files.
     pub content_hash: String,
-    /// Number of entities read from the files.
+    /// Number of entities read.
     pub count: usize,
     /// The roles it names, to re-check against new policy files.
     pub roles: RoleIds,
@@ -38,17 +36,24 @@ impl EntityData {
         Self::from_files(bundle, &files, pack)
     }
 
-    /// The entity JSON of a bundle's `fixtures/` as one array, with syntax
-    /// errors located (for a run whose policies do not load).
-    pub fn read_json(bundle: &Bundle) -> Result<Vec<Value>, LoadError> {
+    /// Reads the entity files of a bundle whose policies do not load, so
+    /// their own syntax errors are reported in the same run.
+    pub fn syntax_problems(bundle: &Bundle) -> Vec<Problem> {
         let mut problems = Vec::new();
         let files = read_dir_files(bundle.fixtures(), "json", &mut problems);
-        let located = parse_files(&files, bundle.root(), &mut problems);
-        if problems.is_empty() {
-            Ok(located.into_iter().map(|l| l.value).collect())
-        } else {
-            Err(LoadError::new(problems))
+        for f in &files {
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&f.text) {
+                let rel = f.rel(bundle.root());
+                let offset = crate::error::offset_of(&f.text, e.line(), e.column());
+                problems.push(Problem::at_offset(
+                    &rel,
+                    &f.text,
+                    offset,
+                    format!("invalid JSON: {e}"),
+                ));
+            }
         }
+        problems
     }
 
     /// Parses and checks entity files already read.
@@ -57,75 +62,60 @@ impl EntityData {
         files: &[SourceFile],
         pack: &PolicyPack,
     ) -> Result<EntityData, LoadError> {
-        let mut problems = Vec::new();
         if files.is_empty() {
-            problems.push(Problem::in_file(
+            return Err(Problem::in_file(
                 bundle.fixtures(),
                 "no *.json entity file in the fixtures directory",
-            ));
+            )
+            .into());
         }
-        let t = std::time::Instant::now();
-        let located = parse_files(files, bundle.root(), &mut problems);
-        if !problems.is_empty() {
-            return Err(LoadError::new(problems));
-        }
-        eprintln!("TIMING parse {:?}", t.elapsed());
-        let t = std::time::Instant::now();
+        let entries =
+            read_entries(files, bundle.root(), &pack.store_schema).map_err(LoadError::new)?;
         let content_hash = hash_sources(files, bundle.root());
-        eprintln!("TIMING hash {:?}", t.elapsed());
-        Self::from_located(located, pack, content_hash)
+        Self::from_entries(entries, pack, content_hash)
     }
 
     /// Checks and parses entity JSON that is not from files (a request's
     /// entities, a scenario's); `label` names it in errors.
-    pub fn from_json(
-        json: Vec<Value>,
-        pack: &PolicyPack,
-        label: &str,
-    ) -> Result<EntityData, LoadError> {
-        let located = json
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| Located {
-                value,
-                file: label.to_string(),
-                index: i,
-                line: None,
-            })
-            .collect();
+    pub fn from_json(json: Vec<Value>, pack: &PolicyPack, label: &str) -> Result<EntityData, LoadError> {
+        let entries = entries_of_json(json, label, &pack.store_schema).map_err(LoadError::new)?;
         let hash = {
             use sha2::Digest;
             super::hex(&sha2::Sha256::digest(label.as_bytes()))
         };
-        Self::from_located(located, pack, hash)
+        Self::from_entries(entries, pack, hash)
     }
 
-    fn from_located(
-        mut located: Vec<Located>,
+    fn from_entries(
+        entries: Vec<super::data::Entry>,
         pack: &PolicyPack,
         content_hash: String,
     ) -> Result<EntityData, LoadError> {
-        let t = std::time::Instant::now();
-        integrity::normalize(&mut located);
-        let checked = integrity::check_all(&located, &pack.role_files);
+        let schema = &pack.store_schema;
+        let views: Vec<View<'_>> = entries.iter().map(|e| View::new(e, schema)).collect();
+        let items: Vec<Item<'_>> = views
+            .iter()
+            .zip(&entries)
+            .map(|(v, e)| Item {
+                entity: v,
+                origin: &e.origin,
+            })
+            .collect();
+        let checked = integrity::check(&items, &pack.role_files);
+        drop(items);
+        drop(views);
         if !checked.problems.is_empty() {
             return Err(LoadError::new(checked.problems));
         }
-        eprintln!("TIMING integrity {:?}", t.elapsed());
-        let (roles, addresses) = (checked.roles, checked.addresses);
-        let t = std::time::Instant::now();
-        let store = EntityStore::build(&located, pack.store_schema.clone()).map_err(LoadError::new)?;
-        eprintln!("TIMING store {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        drop(located);
+        let count = entries.len();
+        let store = EntityStore::from_entries(entries, schema.clone());
         release_free_memory();
-        eprintln!("TIMING drop json {:?}", t.elapsed());
         Ok(EntityData {
-            count: store.len(),
             store,
             content_hash,
-            roles,
-            addresses,
+            count,
+            roles: checked.roles,
+            addresses: checked.addresses,
         })
     }
 
@@ -136,118 +126,9 @@ impl EntityData {
     }
 }
 
-fn parse_files(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -> Vec<Located> {
-    let mut out = Vec::new();
-    for f in files {
-        let rel = f.rel(root);
-        let value: Value = match serde_json::from_str(&f.text) {
-            Ok(v) => v,
-            Err(e) => {
-                let offset = offset_of(&f.text, e.line(), e.column());
-                problems.push(Problem::at_offset(
-                    &rel,
-                    &f.text,
-                    offset,
-                    format!("invalid JSON: {e}"),
-                ));
-                continue;
-            }
-        };
-        let Value::Array(items) = value else {
-            problems.push(
-                Problem::in_file(&rel, "entity data must be a JSON array of entities")
-                    .with_json_path("$"),
-            );
-            continue;
-        };
-        let lines = line_numbers(&f.text, &element_offsets(&f.text));
-        for (i, value) in items.into_iter().enumerate() {
-            let line = lines.get(i).copied();
-            out.push(Located {
-                value,
-                file: rel.display().to_string(),
-                index: i,
-                line,
-            });
-        }
-    }
-    out
-}
-
-/// 1-based line of each of `offsets` (ascending), in one pass over the text:
-/// counting from the start for every entity was quadratic in the file size.
-fn line_numbers(text: &str, offsets: &[usize]) -> Vec<usize> {
-    let bytes = text.as_bytes();
-    let (mut line, mut pos) = (1, 0);
-    offsets
-        .iter()
-        .map(|&off| {
-            let off = off.min(bytes.len()).max(pos);
-            line += bytes[pos..off].iter().filter(|b| **b == b'\n').count();
-            pos = off;
-            line
-        })
-        .collect()
-}
-
-/// Byte offsets where the elements of a top-level JSON array start.
-fn element_offsets(text: &str) -> Vec<usize> {
-    let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut expect_element = false;
-    for (i, c) in text.char_indices() {
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        if c.is_whitespace() {
-            continue;
-        }
-        if depth == 1 && expect_element && c != ']' {
-            out.push(i);
-            expect_element = false;
-        }
-        match c {
-            '"' => in_string = true,
-            '[' | '{' => {
-                depth += 1;
-                if depth == 1 {
-                    expect_element = true;
-                }
-            }
-            ']' | '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 1 => expect_element = true,
-            _ => {}
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn element_offsets_skip_strings_and_nesting() {
-        let text = "[\n {\"a\": \"],{\\\"\",\n  \"b\": [1, {\"c\": 2}]},\n {\"d\": 3}\n]";
-        let offs = element_offsets(text);
-        assert_eq!(offs.len(), 2);
-        assert_eq!(line_numbers(text, &offs), vec![2, 4]);
-        assert_eq!(crate::error::line_col(text, offs[0]).0, 2);
-        assert_eq!(crate::error::line_col(text, offs[1]).0, 4);
-    }
-}
-
 /// Hands memory freed after a large load back to the system: glibc keeps
-/// freed heap pages of the parsed JSON otherwise, and the resident size of a
-/// sidecar would stay at its load-time peak.
+/// freed heap pages otherwise, and the resident size of a sidecar would stay
+/// at its load-time peak.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free pages of glibc's heap; it takes

@@ -87,7 +87,10 @@ pub(crate) fn load(bundle: &Bundle) -> Result<Snapshot, LoadError> {
     // own syntax errors are reported in the same run.
     let data = match &pack {
         Ok(pack) => EntityData::load(bundle, pack).map(Some),
-        Err(_) => EntityData::read_json(bundle).map(|_| None),
+        Err(_) => match EntityData::syntax_problems(bundle) {
+            p if p.is_empty() => Ok(None),
+            p => Err(LoadError::new(p)),
+        },
     };
     match (pack, data) {
         (Ok(pack), Ok(Some(data))) => Ok(Snapshot::new(Arc::new(pack), Arc::new(data))),

@@ -4,13 +4,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use super::context::Directory;
-use super::email::AddressParser;
-use super::integrity::json::uid_of;
-use super::integrity::Located;
-use super::types;
 
 /// Normalised addresses of the users, both ways.
 #[derive(Debug, Clone, Default)]
@@ -30,31 +24,6 @@ impl Addresses {
         out
     }
 
-    /// The addresses of the users among `entities` (users without a usable
-    /// address are left out; the integrity checks report them).
-    pub fn of(entities: &[Located]) -> Addresses {
-        let mut out = Addresses::default();
-        let mut parser = AddressParser::default();
-        for e in entities {
-            let Some((ty, id)) = uid_of(&e.value) else {
-                continue;
-            };
-            if ty != types::USER {
-                continue;
-            }
-            let address = e
-                .value
-                .get("attrs")
-                .and_then(|a| a.get("email"))
-                .and_then(Value::as_str)
-                .and_then(|e| parser.parse(e));
-            if let Some(a) = address {
-                out.by_address.insert(a.to_string(), id.clone());
-                out.by_user.insert(id, a.to_string());
-            }
-        }
-        out
-    }
 }
 
 impl Directory for Addresses {

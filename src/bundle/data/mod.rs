@@ -11,6 +11,7 @@
 //! (the hierarchy is shallow), built on the spot with the transitive
 //! closure already computed.
 
+mod read;
 mod shape;
 mod value;
 
@@ -23,11 +24,12 @@ use cedar_policy_core::extensions::Extensions;
 use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
 
+pub(crate) use read::{entries_of_json, read_entries};
 pub(crate) use shape::Shapes;
 use shape::json_ref;
 pub(crate) use value::{Key, Names, Val};
 
-use crate::domain::integrity::Located;
+use crate::domain::integrity::{EntityView, Origin};
 use crate::error::Problem;
 
 /// One stored entity.
@@ -116,35 +118,10 @@ pub(crate) struct EntityStore {
 }
 
 impl EntityStore {
-    /// Converts entity JSON, checking every value against its declared
-    /// type; every problem is reported with its file and JSON path.
-    pub fn build(located: &[Located], schema: Arc<StoreSchema>) -> Result<EntityStore, Vec<Problem>> {
-        let mut problems = Vec::new();
-        let mut entities = HashMap::with_capacity(located.len());
-        for l in located {
-            match convert(l, &schema) {
-                Ok(Some((key, stored))) => {
-                    entities.insert(key, stored);
-                }
-                Ok(None) => {}
-                Err((path, message)) => {
-                    problems.push(l.problem_at(&path, format!("does not match the schema: {message}")));
-                    if problems.len() >= 20 {
-                        break;
-                    }
-                }
-            }
-        }
-        if problems.is_empty() {
-            Ok(EntityStore { schema, entities })
-        } else {
-            Err(problems)
-        }
-    }
-
-    /// Number of entities (actions not counted).
-    pub fn len(&self) -> usize {
-        self.entities.len()
+    /// The store of checked entries (their integrity already checked).
+    pub fn from_entries(entries: Vec<Entry>, schema: Arc<StoreSchema>) -> EntityStore {
+        let entities = entries.into_iter().map(|e| (e.key, e.stored)).collect();
+        EntityStore { schema, entities }
     }
 
     /// Whether the data holds this entity (or it is an action of the schema).
@@ -311,56 +288,281 @@ fn context_refs(v: &Json, f: &mut dyn FnMut(&str, &str)) {
     }
 }
 
-/// One entity's JSON as stored; `Ok(None)` for an action entity (the
-/// schema's own are used).
-fn convert(l: &Located, schema: &StoreSchema) -> Result<Option<(Key, Stored)>, (String, String)> {
+/// One entity read from JSON, typed by the schema, and where it was read.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    key: Key,
+    stored: Stored,
+    /// Where it was read, for messages.
+    pub origin: Origin,
+}
+
+/// An entry as the integrity checks read it.
+pub(crate) struct View<'a> {
+    entry: &'a Entry,
+    schema: &'a StoreSchema,
+}
+
+impl<'a> View<'a> {
+    /// The view of an entry.
+    pub fn new(entry: &'a Entry, schema: &'a StoreSchema) -> Self {
+        View { entry, schema }
+    }
+
+    fn attr(&self, name: &str) -> Option<&'a Val> {
+        let i = self.schema.shapes.find_attr(name)?;
+        self.entry
+            .stored
+            .attrs
+            .iter()
+            .find(|(n, _)| *n == i)
+            .map(|(_, v)| v)
+    }
+
+    fn uid(&self, k: &'a Key) -> (&'a str, &'a str) {
+        (
+            self.schema.shapes.type_names[k.ty as usize].as_str(),
+            k.id.as_str(),
+        )
+    }
+}
+
+impl EntityView for View<'_> {
+    fn type_name(&self) -> &str {
+        &self.schema.shapes.type_names[self.entry.key.ty as usize]
+    }
+
+    fn id(&self) -> &str {
+        &self.entry.key.id
+    }
+
+    fn str_attr(&self, name: &str) -> Option<&str> {
+        match self.attr(name)? {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn bool_attr(&self, name: &str) -> Option<bool> {
+        match self.attr(name)? {
+            Val::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn long_attr(&self, name: &str) -> Option<i64> {
+        match self.attr(name)? {
+            Val::Long(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn ref_attr(&self, name: &str) -> Option<(&str, &str)> {
+        match self.attr(name)? {
+            Val::Entity(k) => Some(self.uid(k)),
+            _ => None,
+        }
+    }
+
+    fn ref_set_attr(&self, name: &str) -> Vec<(&str, &str)> {
+        match self.attr(name) {
+            Some(Val::Set(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    Val::Entity(k) => Some(self.uid(k)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn has_attr(&self, name: &str) -> bool {
+        self.attr(name).is_some()
+    }
+
+    fn str_set_attr(&self, name: &str) -> Vec<&str> {
+        match self.attr(name) {
+            Some(Val::Set(items)) => items
+                .iter()
+                .filter_map(|v| match v {
+                    Val::Str(s) => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn tag_keys(&self) -> Vec<&str> {
+        self.entry.stored.tags.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    fn each_ref(&self, f: &mut dyn FnMut(&dyn Fn() -> String, &str, &str)) {
+        let names = &self.schema.shapes;
+        for (n, v) in self.entry.stored.attrs.iter() {
+            let attr = &names.attr_names[*n as usize];
+            walk(v, names, &mut |suffix, k| {
+                let (t, id) = self.uid(k);
+                f(&|| format!(".attrs.{attr}{}", suffix()), t, id)
+            });
+        }
+        for (tag, v) in self.entry.stored.tags.iter() {
+            walk(v, names, &mut |suffix, k| {
+                let (t, id) = self.uid(k);
+                f(&|| format!(".tags.{tag}{}", suffix()), t, id)
+            });
+        }
+        for (i, p) in self.entry.stored.parents.iter().enumerate() {
+            let (t, id) = self.uid(p);
+            f(&|| format!(".parents[{i}]"), t, id);
+        }
+    }
+}
+
+/// Calls `f` with every entity key in a value and a function giving its
+/// JSON path below the value.
+fn walk<'a>(v: &'a Val, names: &Shapes, f: &mut dyn FnMut(&dyn Fn() -> String, &'a Key)) {
+    fn go<'a>(
+        v: &'a Val,
+        path: &mut Vec<PathPart>,
+        names: &Shapes,
+        f: &mut dyn FnMut(&dyn Fn() -> String, &'a Key),
+    ) {
+        match v {
+            Val::Entity(k) => {
+                let p = path.clone();
+                f(&|| render(&p, names), k)
+            }
+            Val::Set(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    path.push(PathPart::Index(i));
+                    go(x, path, names, f);
+                    path.pop();
+                }
+            }
+            Val::Record(fields) => {
+                for (n, x) in fields.iter() {
+                    path.push(PathPart::Attr(*n));
+                    go(x, path, names, f);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    go(v, &mut Vec::new(), names, f)
+}
+
+#[derive(Debug, Clone)]
+enum PathPart {
+    Index(usize),
+    Attr(u16),
+}
+
+fn render(parts: &[PathPart], names: &Shapes) -> String {
+    parts
+        .iter()
+        .map(|p| match p {
+            PathPart::Index(i) => format!("[{i}]"),
+            PathPart::Attr(n) => format!(".{}", names.attr_names[*n as usize]),
+        })
+        .collect()
+}
+
+/// Converts one entity's JSON into an entry, checking every value against
+/// its declared type; `Ok(None)` for an action entity (the schema's own are
+/// used).
+pub(crate) fn convert(
+    v: &Json,
+    origin: Origin,
+    schema: &StoreSchema,
+) -> Result<Option<Entry>, Problem> {
     let shapes = &schema.shapes;
-    let v = &l.value;
-    let Some((ty, id)) = v.get("uid").and_then(|u| json_ref(u).or_else(|| {
-        Some((u.get("type")?.as_str()?, u.get("id")?.as_str()?))
-    })) else {
-        return Err((".uid".into(), "has no uid {\"type\": ..., \"id\": ...}".into()));
+    let uid = v.get("uid").and_then(|u| {
+        json_ref(u).or_else(|| Some((u.get("type")?.as_str()?, u.get("id")?.as_str()?)))
+    });
+    let Some((ty, id)) = uid else {
+        return Err(origin.problem(None, ".uid", "has no uid {\"type\": ..., \"id\": ...}"));
     };
+    let fail = |path: &str, message: String| origin.problem(Some((ty, id)), path, message);
     if ty == crate::domain::types::ACTION || ty.ends_with("::Action") {
         return Ok(None);
     }
     let Some(t) = shapes.find_type(ty).filter(|t| shapes.shapes.contains_key(t)) else {
-        return Err((".uid.type".into(), format!("entity type {ty} is not declared in the schema")));
+        return Err(fail(
+            ".uid.type",
+            format!("does not match the schema: entity type {ty} is not declared in the schema"),
+        ));
     };
     let shape = &shapes.shapes[&t];
     let empty = serde_json::Map::new();
     let attrs = match v.get("attrs") {
         None | Some(Json::Null) => &empty,
         Some(Json::Object(m)) => m,
-        Some(_) => return Err((".attrs".into(), "attrs must be a JSON object".into())),
+        Some(_) => return Err(fail(".attrs", "attrs must be a JSON object".into())),
     };
-    let attrs = shapes.record(&shape.attrs, attrs, ".attrs")?;
+    if let Some((path, message)) = crate::domain::integrity::user::before_schema(ty, attrs) {
+        return Err(fail(&path, message));
+    }
+    let schema_error = |(path, message): (String, String)| {
+        fail(&path, format!("does not match the schema: {message}"))
+    };
+    let mut attrs = shapes.record(&shape.attrs, attrs, ".attrs").map_err(schema_error)?;
+    for (n, val) in attrs.iter_mut() {
+        normalize(ty, &shapes.attr_names[*n as usize], val);
+    }
     let mut parents = Vec::new();
     for (i, p) in v.get("parents").and_then(Json::as_array).into_iter().flatten().enumerate() {
         let path = format!(".parents[{i}]");
         let Some((pt, pid)) = json_ref(p) else {
-            return Err((path, "a parent is an entity reference {\"type\": ..., \"id\": ...}".into()));
+            return Err(fail(&path, "a parent is an entity reference {\"type\": ..., \"id\": ...}".into()));
         };
         match shapes.find_type(pt).filter(|x| shape.parents.contains(x)) {
             Some(x) => parents.push(Key { ty: x, id: SmolStr::new(pid) }),
-            None => return Err((path, format!("{ty} cannot have a parent of type {pt}"))),
+            None => {
+                return Err(fail(
+                    &path,
+                    format!("does not match the schema: {ty} cannot have a parent of type {pt}"),
+                ))
+            }
         }
     }
     let mut tags = Vec::new();
     if let Some(obj) = v.get("tags").and_then(Json::as_object).filter(|o| !o.is_empty()) {
         let Some(tag_ty) = &shape.tags else {
-            return Err((".tags".into(), format!("{ty} has no tags in the schema")));
+            return Err(fail(".tags", format!("does not match the schema: {ty} has no tags")));
         };
         for (k, tv) in obj {
-            tags.push((SmolStr::new(k), shapes.convert(tag_ty, tv, &format!(".tags.{k}"))?));
+            let val = shapes.convert(tag_ty, tv, &format!(".tags.{k}")).map_err(schema_error)?;
+            tags.push((SmolStr::new(k), val));
         }
     }
-    Ok(Some((
-        Key { ty: t, id: SmolStr::new(id) },
-        Stored {
+    Ok(Some(Entry {
+        key: Key { ty: t, id: SmolStr::new(id) },
+        stored: Stored {
             attrs: attrs.into_boxed_slice(),
             parents: parents.into_boxed_slice(),
             tags: tags.into_boxed_slice(),
         },
-    )))
+        origin,
+    }))
+}
+
+/// Puts a string (or the strings of a set) in the normal form teamgate
+/// compares it in, where the domain says so.
+fn normalize(ty: &str, attr: &str, v: &mut Val) {
+    match v {
+        Val::Str(s) => {
+            if let Some(n) = crate::domain::integrity::normalize(ty, attr, s) {
+                *s = SmolStr::new(n);
+            }
+        }
+        Val::Set(items) => {
+            for item in items.iter_mut() {
+                normalize(ty, attr, item);
+            }
+        }
+        _ => {}
+    }
 }

@@ -71,6 +71,11 @@ impl Shapes {
         self.type_index.get(name).copied()
     }
 
+    /// The index of an attribute name, if known.
+    pub fn find_attr(&self, name: &str) -> Option<u16> {
+        self.attr_index.get(name).copied()
+    }
+
     /// The index of an attribute name, added if new.
     pub fn attr_id(&mut self, name: &str) -> u16 {
         if let Some(&i) = self.attr_index.get(name) {

@@ -1,9 +1,13 @@
 //! Integrity rules of entity data that the schema cannot express, one
 //! checker per entity type: every reference resolves ([`entity`]), every
-//! user has exactly one existing workspace role and a known license
-//! ([`user`]), project tags name existing users and agree with `memberOf`
-//! ([`project`]), roles have their policy files and exactly one project role
-//! is the default ([`role`]).
+//! user has exactly one existing workspace role, a known license and an
+//! address of their own ([`user`]), project tags name existing users and
+//! agree with `memberOf` ([`project`]), roles have their policy files and
+//! exactly one project role is the default ([`role`]), workspace domains
+//! are usable ([`workspace`]).
+//!
+//! The checks read entities through [`EntityView`], so they run on the
+//! entity store's compact form, after the schema has typed every value.
 
 pub mod entity;
 pub mod json;
@@ -13,45 +17,86 @@ pub mod user;
 pub mod workspace;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use serde_json::Value;
+use std::sync::Arc;
 
 pub use role::RoleIds;
 
 use super::{types, RoleFiles};
 use crate::error::Problem;
-use json::uid_of;
 
-/// One entity's JSON and where it was read.
+/// An entity as the checks read it (its values already typed by the schema).
+pub trait EntityView {
+    /// Entity type name, e.g. `User`.
+    fn type_name(&self) -> &str;
+    /// Entity id.
+    fn id(&self) -> &str;
+    /// A string attribute.
+    fn str_attr(&self, name: &str) -> Option<&str>;
+    /// A boolean attribute.
+    fn bool_attr(&self, name: &str) -> Option<bool>;
+    /// A whole-number attribute.
+    fn long_attr(&self, name: &str) -> Option<i64>;
+    /// An entity-reference attribute: (type, id).
+    fn ref_attr(&self, name: &str) -> Option<(&str, &str)>;
+    /// The entity references of a set attribute.
+    fn ref_set_attr(&self, name: &str) -> Vec<(&str, &str)>;
+    /// Whether the attribute is present.
+    fn has_attr(&self, name: &str) -> bool;
+    /// The string elements of a set attribute.
+    fn str_set_attr(&self, name: &str) -> Vec<&str>;
+    /// The keys of the entity's tags.
+    fn tag_keys(&self) -> Vec<&str>;
+    /// Every entity reference in attributes, tags and parents, with a
+    /// function giving its JSON path (built only when asked).
+    fn each_ref(&self, f: &mut dyn FnMut(&dyn Fn() -> String, &str, &str));
+}
+
+/// Where an entity was read: file (or a label) and position.
 #[derive(Debug, Clone)]
-pub struct Located {
-    /// The entity JSON.
-    pub value: Value,
-    /// File it came from (or a label).
-    pub file: String,
+pub struct Origin {
+    /// File it came from (or a label such as `additional_entities`).
+    pub file: Arc<str>,
     /// Index in that file's array.
     pub index: usize,
     /// 1-based line where it starts, when read from a file.
     pub line: Option<usize>,
 }
 
-impl Located {
+impl Origin {
+    /// A problem about the entity `(ty, id)` read here, at `suffix` (a JSON
+    /// path below the entity, e.g. `.attrs.role`).
+    pub fn problem(&self, uid: Option<(&str, &str)>, suffix: &str, message: impl Into<String>) -> Problem {
+        let uid = uid.map(|(t, i)| format!("{t}::{i:?} ")).unwrap_or_default();
+        Problem::in_file(
+            std::path::Path::new(&*self.file),
+            format!("{uid}{}", message.into()),
+        )
+        .with_line(self.line)
+        .with_json_path(format!("$[{}]{suffix}", self.index))
+    }
+}
+
+/// One entity to check and where it was read.
+pub struct Item<'a> {
+    /// The entity.
+    pub entity: &'a dyn EntityView,
+    /// Where it was read.
+    pub origin: &'a Origin,
+}
+
+impl Item<'_> {
     /// A problem about this entity.
     pub fn problem(&self, message: impl Into<String>) -> Problem {
         self.problem_at("", message)
     }
 
-    /// A problem about `suffix` (a JSON path below the entity, e.g. `.attrs.role`).
+    /// A problem about `suffix` (a JSON path below the entity).
     pub fn problem_at(&self, suffix: &str, message: impl Into<String>) -> Problem {
-        let uid = uid_of(&self.value)
-            .map(|(t, i)| format!("{t}::{i:?} "))
-            .unwrap_or_default();
-        Problem::in_file(
-            std::path::Path::new(&self.file),
-            format!("{uid}{}", message.into()),
+        self.origin.problem(
+            Some((self.entity.type_name(), self.entity.id())),
+            suffix,
+            message,
         )
-        .with_line(self.line)
-        .with_json_path(format!("$[{}]{suffix}", self.index))
     }
 }
 
@@ -85,13 +130,13 @@ impl Index {
     }
 }
 
-/// Puts values teamgate compares (workspace domains) in normal form, before
-/// the checks and before Cedar sees them.
-pub fn normalize(entities: &mut [Located]) {
-    for e in entities {
-        if uid_of(&e.value).is_some_and(|(t, _)| t == types::WORKSPACE) {
-            workspace::normalize(&mut e.value);
-        }
+/// The normal form of a string attribute value where teamgate compares it
+/// (workspace domains, CX2), or `None` to keep it as it is.
+pub fn normalize(type_name: &str, attr: &str, value: &str) -> Option<String> {
+    if type_name == types::WORKSPACE && (attr == "domain" || attr == "connectionDomainExceptions") {
+        crate::domain::email::normalize_domain(value).filter(|n| n != value)
+    } else {
+        None
     }
 }
 
@@ -107,45 +152,39 @@ pub struct Checked {
     pub roles: RoleIds,
 }
 
-/// Runs every check; returns all problems found.
-pub fn check(entities: &[Located], files: &RoleFiles) -> Vec<Problem> {
-    check_all(entities, files).problems
-}
-
 /// Runs every check, and collects addresses and role ids on the way.
-pub fn check_all(entities: &[Located], files: &RoleFiles) -> Checked {
+pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
     let mut problems = Vec::new();
     let mut index = Index::default();
-    entity::check_uids(entities, &mut index, &mut problems);
+    entity::check_uids(items, &mut index, &mut problems);
     let mut defaults = Vec::new();
     let mut project_roles = 0;
-    for (i, e) in entities.iter().enumerate() {
-        let Some((ty, id)) = uid_of(&e.value) else {
-            continue;
-        };
-        entity::check_references(e, &index, &mut problems);
-        match ty.as_str() {
-            types::USER => user::check(i, &id, e, &mut index, &mut problems),
-            types::PROJECT => project::check(&id, e, &mut index, &mut problems),
+    for (i, item) in items.iter().enumerate() {
+        let e = item.entity;
+        entity::check_references(item, &index, &mut problems);
+        let id = e.id();
+        match e.type_name() {
+            types::USER => user::check(i, item, &mut index, &mut problems),
+            types::PROJECT => project::check(item, &mut index, &mut problems),
             types::PROJECT_ROLE => {
                 project_roles += 1;
-                index.roles.add_project_role(&id);
-                if role::check_project_role(&id, e, files, &mut problems) {
+                index.roles.add_project_role(id);
+                if role::check_project_role(item, files, &mut problems) {
                     defaults.push(i);
                 }
             }
             types::ROLE => {
-                index.roles.add_role(&id, e);
-                role::check_role(&id, e, files, &mut problems)
+                index.roles.add_role(id, e.bool_attr("system") == Some(true));
+                role::check_role(item, files, &mut problems)
             }
-            types::WORKSPACE => workspace::check(e, &mut problems),
+            types::WORKSPACE => workspace::check(item, &mut problems),
             _ => {}
         }
     }
-    role::check_one_default(entities, project_roles, &defaults, &mut problems);
-    user::check_addresses(entities, &index, &mut problems);
-    project::check_members(entities, &index, &mut problems);
-    project::check_connections(entities, &index, &mut problems);
+    role::check_one_default(items, project_roles, &defaults, &mut problems);
+    user::check_addresses(items, &index, &mut problems);
+    project::check_members(items, &index, &mut problems);
+    project::check_connections(items, &index, &mut problems);
     let addresses = crate::domain::directory::Addresses::from_pairs(
         index.addresses.iter().map(|(_, id, a)| (id.clone(), a.clone())),
     );

@@ -4,47 +4,38 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use serde_json::Value;
-
-use super::json::as_ref;
-use super::{Index, Located};
+use super::{Index, Item};
 use crate::domain::types;
 use crate::error::Problem;
 
 /// Checks one project's tags and records its members and workspace in `index`.
-pub fn check(id: &str, e: &Located, index: &mut Index, problems: &mut Vec<Problem>) {
+pub fn check(item: &Item<'_>, index: &mut Index, problems: &mut Vec<Problem>) {
+    let e = item.entity;
     let mut users = BTreeSet::new();
-    if let Some(Value::Object(tags)) = e.value.get("tags") {
-        for user in tags.keys() {
-            if !index.exists(types::USER, user) {
-                problems.push(e.problem_at(
-                    &format!(".tags.{user}"),
-                    format!("names member {user:?}, but there is no User::{user:?}"),
-                ));
-            }
-            users.insert(user.clone());
+    for user in e.tag_keys() {
+        if !index.exists(types::USER, user) {
+            problems.push(item.problem_at(
+                &format!(".tags.{user}"),
+                format!("names member {user:?}, but there is no User::{user:?}"),
+            ));
         }
+        users.insert(user.to_string());
     }
-    index.tagged.insert(id.to_string(), users);
-    if let Some((_, w)) = e
-        .value
-        .get("attrs")
-        .and_then(|a| a.get("workspace"))
-        .and_then(as_ref)
-    {
-        index.project_ws.insert(id.to_string(), w);
+    index.tagged.insert(e.id().to_string(), users);
+    if let Some((_, w)) = e.ref_attr("workspace") {
+        index.project_ws.insert(e.id().to_string(), w.to_string());
     }
 }
 
 /// Project tags and users' `memberOf` tell the same story.
-pub fn check_members(entities: &[Located], index: &Index, problems: &mut Vec<Problem>) {
+pub fn check_members(items: &[Item<'_>], index: &Index, problems: &mut Vec<Problem>) {
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for (project, users) in &index.tagged {
         for user in users {
             seen.insert((user, project));
             if let Some((i, projects)) = index.member_of.get(user) {
                 if !projects.contains(project) {
-                    problems.push(entities[*i].problem_at(
+                    problems.push(items[*i].problem_at(
                         ".attrs.memberOf",
                         format!("is a member of Project::{project:?} (its tags say so) but memberOf does not list it"),
                     ));
@@ -57,7 +48,7 @@ pub fn check_members(entities: &[Located], index: &Index, problems: &mut Vec<Pro
             if index.tagged.contains_key(project)
                 && !seen.contains(&(user.as_str(), project.as_str()))
             {
-                problems.push(entities[*i].problem_at(
+                problems.push(items[*i].problem_at(
                     ".attrs.memberOf",
                     format!(
                         "lists Project::{project:?}, but that project's tags do not name {user:?}"
@@ -69,7 +60,7 @@ pub fn check_members(entities: &[Located], index: &Index, problems: &mut Vec<Pro
 }
 
 /// `connectedTo` lists exactly the other workspaces of a user's projects.
-pub fn check_connections(entities: &[Located], index: &Index, problems: &mut Vec<Problem>) {
+pub fn check_connections(items: &[Item<'_>], index: &Index, problems: &mut Vec<Problem>) {
     for (user, (home, to)) in &index.connected {
         let Some((i, projects)) = index.member_of.get(user) else {
             continue;
@@ -81,7 +72,7 @@ pub fn check_connections(entities: &[Located], index: &Index, problems: &mut Vec
             .cloned()
             .collect();
         if &expected != to {
-            problems.push(entities[*i].problem_at(
+            problems.push(items[*i].problem_at(
                 ".attrs.connectedTo",
                 format!(
                     "connectedTo is {to:?} but the projects in memberOf outside the home workspace are in {expected:?}"

@@ -4,11 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
-use super::json::uid_of;
-use super::Located;
-use crate::domain::{types, RoleFiles};
+use super::Item;
+use crate::domain::RoleFiles;
 use crate::error::Problem;
 
 /// Problems of a workspace role against the policy files.
@@ -34,43 +31,27 @@ pub fn project_role_problem(id: &str, files: &RoleFiles) -> Option<String> {
     })
 }
 
-fn is_system(e: &Located) -> bool {
-    e.value
-        .get("attrs")
-        .and_then(|a| a.get("system"))
-        .and_then(Value::as_bool)
-        == Some(true)
-}
-
 /// Checks one `Role` entity.
-pub fn check_role(id: &str, e: &Located, files: &RoleFiles, problems: &mut Vec<Problem>) {
+pub fn check_role(item: &Item<'_>, files: &RoleFiles, problems: &mut Vec<Problem>) {
+    let system = item.entity.bool_attr("system") == Some(true);
     problems.extend(
-        role_problems(id, is_system(e), files)
+        role_problems(item.entity.id(), system, files)
             .into_iter()
-            .map(|m| e.problem(m)),
+            .map(|m| item.problem(m)),
     );
 }
 
 /// Checks one `ProjectRole` entity; returns whether it is the default.
-pub fn check_project_role(
-    id: &str,
-    e: &Located,
-    files: &RoleFiles,
-    problems: &mut Vec<Problem>,
-) -> bool {
-    if let Some(m) = project_role_problem(id, files) {
-        problems.push(e.problem(m));
+pub fn check_project_role(item: &Item<'_>, files: &RoleFiles, problems: &mut Vec<Problem>) -> bool {
+    if let Some(m) = project_role_problem(item.entity.id(), files) {
+        problems.push(item.problem(m));
     }
-    e.value
-        .get("attrs")
-        .and_then(|a| a.get("isDefault"))
-        .and_then(Value::as_bool)
-        == Some(true)
+    item.entity.bool_attr("isDefault") == Some(true)
 }
 
 /// PR4: with any project role, exactly one is the default.
 pub fn check_one_default(
-    entities: &[Located],
+    entities: &[Item<'_>],
     project_roles: usize,
     defaults: &[usize],
     problems: &mut Vec<Problem>,
@@ -100,30 +81,13 @@ pub struct RoleIds {
 
 impl RoleIds {
     /// Records a workspace role entity.
-    pub fn add_role(&mut self, id: &str, e: &Located) {
-        self.roles.insert(id.to_string(), is_system(e));
+    pub fn add_role(&mut self, id: &str, system: bool) {
+        self.roles.insert(id.to_string(), system);
     }
 
     /// Records a project role entity.
     pub fn add_project_role(&mut self, id: &str) {
         self.project_roles.insert(id.to_string());
-    }
-
-    /// Collects the role ids of entity JSON.
-    pub fn of(entities: &[Located]) -> RoleIds {
-        let mut ids = RoleIds::default();
-        for e in entities {
-            match uid_of(&e.value) {
-                Some((t, id)) if t == types::ROLE => {
-                    ids.roles.insert(id, is_system(e));
-                }
-                Some((t, id)) if t == types::PROJECT_ROLE => {
-                    ids.project_roles.insert(id);
-                }
-                _ => {}
-            }
-        }
-        ids
     }
 
     /// Problems of these roles against new policy files.
