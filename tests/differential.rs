@@ -60,8 +60,11 @@ fn compare(
 #[test]
 fn sliced_equals_whole_set_on_the_demo_universe() {
     let snap = shipped();
-    let fixtures = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/entities.json"))
-        .expect("demo fixtures");
+    let fixtures = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/entities.json"
+    ))
+    .expect("demo fixtures");
     let full = cedar_entities(&snap, serde_json::from_str(&fixtures).expect("JSON"));
     let cases = universe::cases(&snap, None);
     let (n, allows, _) = compare(&snap, None, &full, cases.into_iter().map(|c| c.query));

@@ -77,7 +77,11 @@ impl EntityData {
 
     /// Checks and parses entity JSON that is not from files (a request's
     /// entities, a scenario's); `label` names it in errors.
-    pub fn from_json(json: Vec<Value>, pack: &PolicyPack, label: &str) -> Result<EntityData, LoadError> {
+    pub fn from_json(
+        json: Vec<Value>,
+        pack: &PolicyPack,
+        label: &str,
+    ) -> Result<EntityData, LoadError> {
         let entries = entries_of_json(json, label, &pack.store_schema).map_err(LoadError::new)?;
         let hash = {
             use sha2::Digest;

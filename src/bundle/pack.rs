@@ -305,7 +305,11 @@ struct ParsedSchema {
     json: Vec<serde_json::Value>,
 }
 
-fn parse_schema(files: &[SourceFile], root: &Path, problems: &mut Vec<Problem>) -> Option<ParsedSchema> {
+fn parse_schema(
+    files: &[SourceFile],
+    root: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<ParsedSchema> {
     let mut fragments = Vec::new();
     let mut ok = true;
     for f in files {

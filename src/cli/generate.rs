@@ -112,7 +112,8 @@ fn write_requests(
         }
         writeln!(out, "{}", body(&q, allowed)).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    out.flush().map_err(|e| format!("{}: {e}", path.display()))?;
+    out.flush()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((allows, denies))
 }
 

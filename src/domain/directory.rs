@@ -23,7 +23,6 @@ impl Addresses {
         }
         out
     }
-
 }
 
 impl Directory for Addresses {

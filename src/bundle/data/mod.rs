@@ -25,11 +25,11 @@ use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
 
 pub(crate) use read::{entries_of_json, read_entries};
-pub(crate) use shape::Shapes;
 use shape::json_ref;
+pub(crate) use shape::Shapes;
 pub(crate) use value::{Key, Names, Val};
 
-use crate::domain::integrity::{EntityView, Origin};
+use crate::domain::integrity::{EntityView, Origin, RefVisitor};
 use crate::error::Problem;
 
 /// One stored entity.
@@ -49,6 +49,8 @@ pub(crate) struct StoreSchema {
     pub shapes: Shapes,
     /// Cedar's entity type of each type index.
     pub types: Vec<ast::EntityType>,
+    /// The type index of each Cedar entity type.
+    type_ids: HashMap<ast::EntityType, u16>,
     /// The schema's action entities, by uid.
     pub actions: HashMap<EntityUID, Arc<ast::Entity>>,
     /// Entities this many attribute hops from the principal, the resource
@@ -70,8 +72,9 @@ impl StoreSchema {
             .type_names
             .iter()
             .map(|n| {
-                value::type_name(n)
-                    .ok_or_else(|| Problem::new(format!("schema: {n:?} is not an entity type name")))
+                value::type_name(n).ok_or_else(|| {
+                    Problem::new(format!("schema: {n:?} is not an entity type name"))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let actions = schema
@@ -83,8 +86,14 @@ impl StoreSchema {
                 (inner.uid().clone(), Arc::new(inner.clone()))
             })
             .collect();
+        let type_ids = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u16))
+            .collect();
         Ok(StoreSchema {
             shapes,
+            type_ids,
             types,
             actions,
             hops: level.saturating_sub(1).max(1) as usize,
@@ -92,7 +101,8 @@ impl StoreSchema {
     }
 
     fn key(&self, uid: &cedar_policy::EntityUid) -> Option<Key> {
-        let ty = self.shapes.find_type(&uid.type_name().to_string())?;
+        let inner: &EntityUID = uid.as_ref();
+        let ty = *self.type_ids.get(inner.entity_type())?;
         Some(Key {
             ty,
             id: SmolStr::new(uid.id().unescaped()),
@@ -111,17 +121,36 @@ impl Names for StoreSchema {
 }
 
 /// Every entity of the data, compact, checked against the schema's shapes.
-#[derive(Debug)]
 pub(crate) struct EntityStore {
     schema: Arc<StoreSchema>,
     entities: HashMap<Key, Stored>,
+    /// Cedar entities built for recent requests (hub entities such as the
+    /// workspace and the roles stay in it): bounded, so memory stays flat.
+    built: quick_cache::sync::Cache<Key, Arc<ast::Entity>>,
+}
+
+/// Cedar entities kept built per store.
+const BUILT_CAPACITY: usize = 16_384;
+
+impl std::fmt::Debug for EntityStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntityStore")
+            .field("entities", &self.entities.len())
+            .field("built", &self.built.len())
+            .finish()
+    }
 }
 
 impl EntityStore {
     /// The store of checked entries (their integrity already checked).
     pub fn from_entries(entries: Vec<Entry>, schema: Arc<StoreSchema>) -> EntityStore {
-        let entities = entries.into_iter().map(|e| (e.key, e.stored)).collect();
-        EntityStore { schema, entities }
+        let mut entities = HashMap::with_capacity(entries.len());
+        entities.extend(entries.into_iter().map(|e| (e.key, e.stored)));
+        EntityStore {
+            schema,
+            entities,
+            built: quick_cache::sync::Cache::new(BUILT_CAPACITY),
+        }
     }
 
     /// Whether the data holds this entity (or it is an action of the schema).
@@ -162,16 +191,18 @@ impl EntityStore {
                 });
             }
         });
-        let mut included: HashSet<Key> = HashSet::new();
+        // A handful of entities: a vector beats a hash set here.
+        let mut included: Vec<Key> = Vec::with_capacity(8);
         for hop in 0..=self.schema.hops {
             let mut next = Vec::new();
             for k in frontier.drain(..) {
+                if included.contains(&k) {
+                    continue;
+                }
                 let Some(stored) = self.entities.get(&k) else {
                     continue;
                 };
-                if !included.insert(k) {
-                    continue;
-                }
+                included.push(k);
                 if hop < self.schema.hops {
                     let mut refs = Vec::new();
                     for (_, v) in stored.attrs.iter() {
@@ -186,19 +217,19 @@ impl EntityStore {
             frontier = next;
         }
         // Ancestors, so that `in` and the closure hold for every included entity.
-        let mut all: Vec<Key> = included.iter().cloned().collect();
         let mut i = 0;
-        while i < all.len() {
-            if let Some(stored) = self.entities.get(&all[i]) {
+        while i < included.len() {
+            if let Some(stored) = self.entities.get(&included[i]) {
                 for p in stored.parents.iter() {
-                    if self.entities.contains_key(p) && included.insert(p.clone()) {
-                        all.push(p.clone());
+                    if !included.contains(p) && self.entities.contains_key(p) {
+                        included.push(p.clone());
                     }
                 }
             }
             i += 1;
         }
-        let mut list: Vec<Arc<ast::Entity>> = all.iter().map(|k| Arc::new(self.cedar_entity(k))).collect();
+        let mut list: Vec<Arc<ast::Entity>> =
+            included.iter().map(|k| self.built_entity(k)).collect();
         if let Some(a) = self.schema.actions.get(action.as_ref()) {
             list.push(a.clone());
         }
@@ -211,6 +242,15 @@ impl EntityStore {
             )
             .unwrap_or_default();
         cedar_policy::Entities::from(core)
+    }
+
+    /// One entity as Cedar's value, from the cache or built now.
+    fn built_entity(&self, key: &Key) -> Arc<ast::Entity> {
+        self.built
+            .get_or_insert_with(key, || {
+                Ok::<_, std::convert::Infallible>(Arc::new(self.cedar_entity(key)))
+            })
+            .unwrap_or_else(|never| match never {})
     }
 
     /// One entity as Cedar's value, with its ancestor closure.
@@ -257,7 +297,8 @@ impl EntityStore {
     /// The data as Cedar entity JSON (for building an overlay over it).
     pub fn to_json(&self) -> Vec<Json> {
         let names: &StoreSchema = &self.schema;
-        let uid = |k: &Key| json!({"type": names.shapes.type_names[k.ty as usize], "id": k.id.as_str()});
+        let uid =
+            |k: &Key| json!({"type": names.shapes.type_names[k.ty as usize], "id": k.id.as_str()});
         self.entities
             .iter()
             .map(|(k, s)| {
@@ -266,8 +307,11 @@ impl EntityStore {
                     .iter()
                     .map(|(n, v)| (names.attr_name(*n).to_string(), v.to_json(names)))
                     .collect();
-                let tags: serde_json::Map<String, Json> =
-                    s.tags.iter().map(|(t, v)| (t.to_string(), v.to_json(names))).collect();
+                let tags: serde_json::Map<String, Json> = s
+                    .tags
+                    .iter()
+                    .map(|(t, v)| (t.to_string(), v.to_json(names)))
+                    .collect();
                 let parents: Vec<Json> = s.parents.iter().map(uid).collect();
                 json!({"uid": uid(k), "attrs": attrs, "parents": parents, "tags": tags})
             })
@@ -395,10 +439,15 @@ impl EntityView for View<'_> {
     }
 
     fn tag_keys(&self) -> Vec<&str> {
-        self.entry.stored.tags.iter().map(|(k, _)| k.as_str()).collect()
+        self.entry
+            .stored
+            .tags
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect()
     }
 
-    fn each_ref(&self, f: &mut dyn FnMut(&dyn Fn() -> String, &str, &str)) {
+    fn each_ref(&self, f: &mut RefVisitor<'_>) {
         let names = &self.schema.shapes;
         for (n, v) in self.entry.stored.attrs.iter() {
             let attr = &names.attr_names[*n as usize];
@@ -489,7 +538,10 @@ pub(crate) fn convert(
     if ty == crate::domain::types::ACTION || ty.ends_with("::Action") {
         return Ok(None);
     }
-    let Some(t) = shapes.find_type(ty).filter(|t| shapes.shapes.contains_key(t)) else {
+    let Some(t) = shapes
+        .find_type(ty)
+        .filter(|t| shapes.shapes.contains_key(t))
+    else {
         return Err(fail(
             ".uid.type",
             format!("does not match the schema: entity type {ty} is not declared in the schema"),
@@ -508,18 +560,32 @@ pub(crate) fn convert(
     let schema_error = |(path, message): (String, String)| {
         fail(&path, format!("does not match the schema: {message}"))
     };
-    let mut attrs = shapes.record(&shape.attrs, attrs, ".attrs").map_err(schema_error)?;
+    let mut attrs = shapes
+        .record(&shape.attrs, attrs, ".attrs")
+        .map_err(schema_error)?;
     for (n, val) in attrs.iter_mut() {
         normalize(ty, &shapes.attr_names[*n as usize], val);
     }
     let mut parents = Vec::new();
-    for (i, p) in v.get("parents").and_then(Json::as_array).into_iter().flatten().enumerate() {
+    for (i, p) in v
+        .get("parents")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let path = format!(".parents[{i}]");
         let Some((pt, pid)) = json_ref(p) else {
-            return Err(fail(&path, "a parent is an entity reference {\"type\": ..., \"id\": ...}".into()));
+            return Err(fail(
+                &path,
+                "a parent is an entity reference {\"type\": ..., \"id\": ...}".into(),
+            ));
         };
         match shapes.find_type(pt).filter(|x| shape.parents.contains(x)) {
-            Some(x) => parents.push(Key { ty: x, id: SmolStr::new(pid) }),
+            Some(x) => parents.push(Key {
+                ty: x,
+                id: SmolStr::new(pid),
+            }),
             None => {
                 return Err(fail(
                     &path,
@@ -529,17 +595,29 @@ pub(crate) fn convert(
         }
     }
     let mut tags = Vec::new();
-    if let Some(obj) = v.get("tags").and_then(Json::as_object).filter(|o| !o.is_empty()) {
+    if let Some(obj) = v
+        .get("tags")
+        .and_then(Json::as_object)
+        .filter(|o| !o.is_empty())
+    {
         let Some(tag_ty) = &shape.tags else {
-            return Err(fail(".tags", format!("does not match the schema: {ty} has no tags")));
+            return Err(fail(
+                ".tags",
+                format!("does not match the schema: {ty} has no tags"),
+            ));
         };
         for (k, tv) in obj {
-            let val = shapes.convert(tag_ty, tv, &format!(".tags.{k}")).map_err(schema_error)?;
+            let val = shapes
+                .convert(tag_ty, tv, &format!(".tags.{k}"))
+                .map_err(schema_error)?;
             tags.push((SmolStr::new(k), val));
         }
     }
     Ok(Some(Entry {
-        key: Key { ty: t, id: SmolStr::new(id) },
+        key: Key {
+            ty: t,
+            id: SmolStr::new(id),
+        },
         stored: Stored {
             attrs: attrs.into_boxed_slice(),
             parents: parents.into_boxed_slice(),

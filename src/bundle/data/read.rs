@@ -68,7 +68,11 @@ pub(crate) fn entries_of_json(
     }
 }
 
-fn read_file(f: &SourceFile, root: &Path, schema: &StoreSchema) -> Result<Vec<Entry>, Vec<Problem>> {
+fn read_file(
+    f: &SourceFile,
+    root: &Path,
+    schema: &StoreSchema,
+) -> Result<Vec<Entry>, Vec<Problem>> {
     let rel = f.rel(root);
     let file: Arc<str> = Arc::from(rel.display().to_string());
     let text = f.text.as_str();
@@ -123,7 +127,10 @@ fn read_file(f: &SourceFile, root: &Path, schema: &StoreSchema) -> Result<Vec<En
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(vec![Problem::new("a reader thread failed")])))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(vec![Problem::new("a reader thread failed")]))
+            })
             .collect()
     });
     let mut entries = Vec::with_capacity(spans.len());
@@ -151,7 +158,8 @@ fn whole_file_problem(rel: &Path, text: &str) -> Problem {
             let offset = offset_of(text, e.line(), e.column());
             Problem::at_offset(rel, text, offset, format!("invalid JSON: {e}"))
         }
-        Ok(_) => Problem::in_file(rel, "entity data must be a JSON array of entities").with_json_path("$"),
+        Ok(_) => Problem::in_file(rel, "entity data must be a JSON array of entities")
+            .with_json_path("$"),
     }
 }
 

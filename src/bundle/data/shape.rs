@@ -265,7 +265,10 @@ impl Shapes {
                 Some(n) => Ok(Val::Long(n)),
                 None => wrong("a whole number (Long)"),
             },
-            Ty::Bool => v.as_bool().map(Val::Bool).map_or_else(|| wrong("a boolean"), Ok),
+            Ty::Bool => v
+                .as_bool()
+                .map(Val::Bool)
+                .map_or_else(|| wrong("a boolean"), Ok),
             Ty::Entity(t) => {
                 let Some((rt, id)) = json_ref(v) else {
                     return wrong("an entity reference {\"type\": ..., \"id\": ...}");
@@ -296,7 +299,9 @@ impl Shapes {
                 let Some(obj) = v.as_object() else {
                     return wrong("a record (JSON object)");
                 };
-                Ok(Val::Record(self.record(attrs, obj, path)?.into_boxed_slice()))
+                Ok(Val::Record(
+                    self.record(attrs, obj, path)?.into_boxed_slice(),
+                ))
             }
             Ty::Extension(name) => Err((
                 path.to_string(),

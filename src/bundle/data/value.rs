@@ -78,7 +78,9 @@ impl Val {
                 "type": names.entity_type(k.ty).to_string(),
                 "id": k.id.as_str()
             }}),
-            Val::Set(items) => serde_json::Value::Array(items.iter().map(|v| v.to_json(names)).collect()),
+            Val::Set(items) => {
+                serde_json::Value::Array(items.iter().map(|v| v.to_json(names)).collect())
+            }
             Val::Record(fields) => serde_json::Value::Object(
                 fields
                     .iter()

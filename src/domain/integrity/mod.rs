@@ -48,8 +48,12 @@ pub trait EntityView {
     fn tag_keys(&self) -> Vec<&str>;
     /// Every entity reference in attributes, tags and parents, with a
     /// function giving its JSON path (built only when asked).
-    fn each_ref(&self, f: &mut dyn FnMut(&dyn Fn() -> String, &str, &str));
+    fn each_ref(&self, f: &mut RefVisitor<'_>);
 }
+
+/// Called with each entity reference: a function giving its JSON path, its
+/// type and its id.
+pub type RefVisitor<'a> = dyn FnMut(&dyn Fn() -> String, &str, &str) + 'a;
 
 /// Where an entity was read: file (or a label) and position.
 #[derive(Debug, Clone)]
@@ -65,7 +69,12 @@ pub struct Origin {
 impl Origin {
     /// A problem about the entity `(ty, id)` read here, at `suffix` (a JSON
     /// path below the entity, e.g. `.attrs.role`).
-    pub fn problem(&self, uid: Option<(&str, &str)>, suffix: &str, message: impl Into<String>) -> Problem {
+    pub fn problem(
+        &self,
+        uid: Option<(&str, &str)>,
+        suffix: &str,
+        message: impl Into<String>,
+    ) -> Problem {
         let uid = uid.map(|(t, i)| format!("{t}::{i:?} ")).unwrap_or_default();
         Problem::in_file(
             std::path::Path::new(&*self.file),
@@ -174,7 +183,9 @@ pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
                 }
             }
             types::ROLE => {
-                index.roles.add_role(id, e.bool_attr("system") == Some(true));
+                index
+                    .roles
+                    .add_role(id, e.bool_attr("system") == Some(true));
                 role::check_role(item, files, &mut problems)
             }
             types::WORKSPACE => workspace::check(item, &mut problems),
@@ -186,7 +197,10 @@ pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
     project::check_members(items, &index, &mut problems);
     project::check_connections(items, &index, &mut problems);
     let addresses = crate::domain::directory::Addresses::from_pairs(
-        index.addresses.iter().map(|(_, id, a)| (id.clone(), a.clone())),
+        index
+            .addresses
+            .iter()
+            .map(|(_, id, a)| (id.clone(), a.clone())),
     );
     Checked {
         problems,

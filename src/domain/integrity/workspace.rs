@@ -17,7 +17,11 @@ pub fn check(item: &Item<'_>, problems: &mut Vec<Problem>) {
             ));
         }
     }
-    for (i, d) in e.str_set_attr("connectionDomainExceptions").into_iter().enumerate() {
+    for (i, d) in e
+        .str_set_attr("connectionDomainExceptions")
+        .into_iter()
+        .enumerate()
+    {
         if normalize_domain(d).as_deref() != Some(d) {
             problems.push(item.problem_at(
                 &format!(".attrs.connectionDomainExceptions[{i}]"),
