@@ -19,7 +19,15 @@ pub fn write_bundle(from: &Bundle, to: &Path, entities: &[Value]) -> std::io::Re
     copy_dir(from.schemas(), &to.join("schemas"))?;
     copy_dir(from.policies(), &to.join("policies"))?;
     std::fs::create_dir_all(to.join("fixtures"))?;
-    let text = serde_json::to_string_pretty(entities).map_err(std::io::Error::other)?;
+    // One entity a line: compact, and a line number still names an entity.
+    let mut text = String::from("[\n");
+    for (i, e) in entities.iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
+    }
+    text.push_str("\n]\n");
     std::fs::write(to.join("fixtures/entities.json"), text)?;
     Ok(Bundle::new(to))
 }

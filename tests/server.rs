@@ -608,3 +608,27 @@ fn openapi_document_matches_the_server() {
     }
     assert_eq!(v.as_object().unwrap().len(), 3, "no undocumented keys: {v}");
 }
+
+#[test]
+fn additional_entities_over_a_large_store_are_refused_not_stalled() {
+    // The demo store has 40 entities: a limit of 10 stands for a large store.
+    let s = Server::start(&["--max-rebuild-entities", "10"]);
+    let body = json!({"principal": "User::\"ivy\"", "action": "Action::\"viewProject\"", "resource": "Project::\"launch\"",
+        "additional_entities": [{"uid": {"type": "Customer", "id": "c-new"}, "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}}}, "parents": []}]});
+    let (code, v) = s.post("/v1/is_authorized", &body.to_string());
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["field"], "additional_entities");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("40 entities"),
+        "{v}"
+    );
+    // An empty list costs nothing and is fine at any size.
+    let mut empty = body.clone();
+    empty["additional_entities"] = json!([]);
+    let (code, v) = s.post("/v1/is_authorized", &empty.to_string());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["decision"], "Allow");
+}

@@ -63,6 +63,15 @@ fn generate(args: &Args) -> Result<String, String> {
         ));
     }
     let from = args.from.bundle();
+    for dir in [from.schemas(), from.policies()] {
+        if !dir.is_dir() {
+            return Err(format!(
+                "{} is not a directory: generate copies the schema and policies of a bundle \
+                 (--bundle DIR, default the current directory; run it from the repository root)",
+                dir.display()
+            ));
+        }
+    }
     let projects = args.projects.unwrap_or((args.users / 20).max(1));
     let (entities, ids) = testkit::workspace_with(args.users, projects, args.seed);
     let bundle = testkit::write_bundle(&from, &args.dir, &entities)

@@ -42,6 +42,10 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Refuse `additional_entities` when the store holds more entities than
+    /// this (they are applied by rebuilding the stored data).
+    #[arg(long, default_value_t = server::DEFAULT_MAX_REBUILD_ENTITIES)]
+    max_rebuild_entities: usize,
 }
 
 /// Runs `serve`.
@@ -66,17 +70,14 @@ fn start(args: &Args) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
-    let state = Arc::new(AppState {
-        store: store.clone(),
-        config: ServerConfig {
-            max_body: args.max_body,
-            max_batch: args.max_batch,
-            admin_token: admin_token(args)?,
-            request_timeout: Duration::from_secs(args.request_timeout),
-        },
-        metrics: Default::default(),
-        decision_log: decision_log(args)?,
-    });
+    let config = ServerConfig {
+        max_body: args.max_body,
+        max_batch: args.max_batch,
+        admin_token: admin_token(args)?,
+        request_timeout: Duration::from_secs(args.request_timeout),
+        max_rebuild_entities: args.max_rebuild_entities,
+    };
+    let state = Arc::new(AppState::new(store.clone(), config, decision_log(args)?));
     let _watching = if args.no_watch {
         None
     } else {

@@ -54,6 +54,18 @@ pub struct AuthorizeRequest {
     pub entities: Option<Vec<Value>>,
 }
 
+impl AuthorizeRequest {
+    /// Whether the request carries entities of its own (then deciding it
+    /// means building entity data first).
+    pub fn brings_entities(&self) -> bool {
+        self.entities.is_some()
+            || self
+                .additional_entities
+                .as_ref()
+                .is_some_and(|l| !l.is_empty())
+    }
+}
+
 /// `POST /v1/batch_is_authorized` body.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

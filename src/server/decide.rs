@@ -19,7 +19,7 @@ pub(super) fn decide(
 ) -> Result<AuthorizeResponse, ApiError> {
     let started = Instant::now();
     let query = query(req).map_err(|e| ApiError::from(&e))?;
-    let overlay = overlay(snap, req)?;
+    let overlay = overlay(state, snap, req)?;
     let decision = match snap.try_decide(&query, overlay.as_ref()) {
         Ok(d) => d,
         Err(e) if e.is_malformed() => return Err(ApiError::from(&e)),
@@ -56,7 +56,11 @@ fn query(req: &AuthorizeRequest) -> Result<Query, crate::RequestError> {
 
 /// The request's own entities, checked like the stored ones: merged over
 /// the store (`additional_entities`) or instead of it (`entities`).
-fn overlay(snap: &Snapshot, req: &AuthorizeRequest) -> Result<Option<Overlay>, ApiError> {
+fn overlay(
+    state: &AppState,
+    snap: &Snapshot,
+    req: &AuthorizeRequest,
+) -> Result<Option<Overlay>, ApiError> {
     let (builder, list, field) = match (&req.entities, &req.additional_entities) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -67,11 +71,26 @@ fn overlay(snap: &Snapshot, req: &AuthorizeRequest) -> Result<Option<Overlay>, A
         (Some(list), None) => (Overlay::instead_of_stored("entities"), list, "entities"),
         // An empty list changes nothing: decide against the store as it is.
         (None, Some(list)) if list.is_empty() => return Ok(None),
-        (None, Some(list)) => (
-            Overlay::over_stored("additional_entities"),
-            list,
-            "additional_entities",
-        ),
+        (None, Some(list)) => {
+            let stored = snap.entity_count();
+            if stored > state.config.max_rebuild_entities {
+                return Err(ApiError::bad_request(
+                    "additional_entities",
+                    format!(
+                        "additional_entities are applied by rebuilding the stored entity data \
+                         ({stored} entities), which this sidecar refuses above {} entities \
+                         (--max-rebuild-entities); send the entities a decision needs in \
+                         `entities` instead",
+                        state.config.max_rebuild_entities
+                    ),
+                ));
+            }
+            (
+                Overlay::over_stored("additional_entities"),
+                list,
+                "additional_entities",
+            )
+        }
         (None, None) => return Ok(None),
     };
     builder

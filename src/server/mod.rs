@@ -39,6 +39,9 @@ pub const ROUTES: [(&str, &str); 7] = [
     ("get", "/metrics"),
 ];
 
+/// Default of [`ServerConfig::max_rebuild_entities`].
+pub const DEFAULT_MAX_REBUILD_ENTITIES: usize = 50_000;
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -50,6 +53,10 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// Time a request may take, body included (408 beyond).
     pub request_timeout: Duration,
+    /// `additional_entities` are applied by rebuilding the stored entity data
+    /// with them, a cost that grows with the store: above this many stored
+    /// entities such requests are refused (400) instead of stalling the sidecar.
+    pub max_rebuild_entities: usize,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +66,7 @@ impl Default for ServerConfig {
             max_batch: 100,
             admin_token: None,
             request_timeout: Duration::from_secs(10),
+            max_rebuild_entities: DEFAULT_MAX_REBUILD_ENTITIES,
         }
     }
 }
@@ -74,6 +82,22 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Where decisions are logged, if anywhere.
     pub decision_log: Option<DecisionLog>,
+    /// One request with its own entities is built at a time, off the async
+    /// workers: building them can take far longer than a decision.
+    pub entity_builds: tokio::sync::Semaphore,
+}
+
+impl AppState {
+    /// The state of a server over `store`.
+    pub fn new(store: Arc<Store>, config: ServerConfig, decision_log: Option<DecisionLog>) -> Self {
+        AppState {
+            store,
+            config,
+            metrics: Metrics::default(),
+            decision_log,
+            entity_builds: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 /// The router with every route.
@@ -134,7 +158,20 @@ async fn is_authorized(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
         Err(e) => return e.into_response(),
     };
     let snap = state.store.snapshot();
-    match decide(&state, &snap, &req) {
+    let answer = if req.brings_entities() {
+        let _one = state.entity_builds.acquire().await;
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || decide(&st, &snap, &req)).await {
+            Ok(a) => a,
+            Err(e) => Err(ApiError::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("decision task failed: {e}"),
+            )),
+        }
+    } else {
+        decide(&state, &snap, &req)
+    };
+    match answer {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => e.into_response(),
     }
@@ -158,18 +195,33 @@ async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) ->
     }
     // One snapshot for the whole batch.
     let snap = state.store.snapshot();
-    let mut responses = Vec::with_capacity(batch.requests.len());
-    for (i, req) in batch.requests.iter().enumerate() {
-        match decide(&state, &snap, req) {
-            Ok(a) => responses.push(a),
-            Err(e) => return e.within(&format!("requests[{i}]")).into_response(),
+    let version = snap.version().to_string();
+    let brings_entities = batch.requests.iter().any(AuthorizeRequest::brings_entities);
+    let run = move |state: &AppState| -> Result<Vec<_>, ApiError> {
+        let mut responses = Vec::with_capacity(batch.requests.len());
+        for (i, req) in batch.requests.iter().enumerate() {
+            responses
+                .push(decide(state, &snap, req).map_err(|e| e.within(&format!("requests[{i}]")))?);
         }
+        Ok(responses)
+    };
+    let answered = if brings_entities {
+        let _one = state.entity_builds.acquire().await;
+        let st = state.clone();
+        match tokio::task::spawn_blocking(move || run(&st)).await {
+            Ok(r) => r,
+            Err(e) => Err(ApiError::status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("decision task failed: {e}"),
+            )),
+        }
+    } else {
+        run(&state)
+    };
+    match answered {
+        Ok(responses) => Json(BatchResponse { responses, version }).into_response(),
+        Err(e) => e.into_response(),
     }
-    Json(BatchResponse {
-        responses,
-        version: snap.version().to_string(),
-    })
-    .into_response()
 }
 
 fn unix(t: SystemTime) -> f64 {

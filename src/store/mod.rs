@@ -199,6 +199,12 @@ impl Store {
             Err(problems) => (ReloadOutcome::Failed(problems), None),
         };
         self.record(&outcome, new);
+        if matches!(&outcome, ReloadOutcome::Swapped(s) if s.entities_reloaded) {
+            // The old entity data goes once the last query holding it ends;
+            // give what is already free back to the system.
+            drop(old);
+            crate::bundle::release_free_memory();
+        }
         outcome
     }
 
