@@ -109,3 +109,38 @@ fn slices_are_smaller_than_the_whole_set() {
         "viewProject evaluates {n} of {total} policies"
     );
 }
+
+#[test]
+fn entities_added_by_a_request_decide_as_if_they_were_stored() {
+    let shipped = shipped();
+    let (json, ids) = testkit::workspace(400, 9);
+    // The last 40 tasks come with the requests; the rest is stored.
+    let added_ids: Vec<String> = ids.tasks.iter().rev().take(40).cloned().collect();
+    let is_added = |e: &serde_json::Value| {
+        e["uid"]["type"] == "Task" && added_ids.iter().any(|t| e["uid"]["id"] == t.as_str())
+    };
+    let stored: Vec<serde_json::Value> = json.iter().filter(|e| !is_added(e)).cloned().collect();
+    let added: Vec<serde_json::Value> = json.iter().filter(|e| is_added(e)).cloned().collect();
+    assert_eq!(added.len(), 40);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = Bundle::new(env!("CARGO_MANIFEST_DIR"));
+    let snap = testkit::write_bundle(&bundle, dir.path(), &stored)
+        .expect("write")
+        .load()
+        .expect("the stored part loads");
+    let overlay = Overlay::adding_to_stored("request")
+        .upsert(added)
+        .build(&snap)
+        .expect("the added tasks pass the checks");
+    let full = cedar_entities(&shipped, json);
+    let queries = testkit::requests(&ids, 3000, 9)
+        .into_iter()
+        .chain(added_ids.iter().flat_map(|t| {
+            ids.users.iter().take(30).map(move |u| {
+                Query::parse(&format!("User::{u:?}"), "editTask", &format!("Task::{t:?}"))
+                    .expect("query")
+            })
+        }));
+    let (n, allows, _) = compare(&snap, Some(&overlay), &full, queries);
+    assert!(n > 4000 && allows > 100, "{n} requests, {allows} allows");
+}

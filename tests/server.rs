@@ -251,7 +251,8 @@ fn bad_input_is_a_4xx_naming_the_field_never_a_500() {
 
 #[test]
 fn additional_entities_apply_to_one_request_and_entities_replace() {
-    let s = Server::start(&[]);
+    // cedar-agent's semantics, for those who ask for them.
+    let s = Server::start(&["--request-entities", "replace"]);
     let acme_off = json!({"uid": {"type": "Workspace", "id": "acme"}, "parents": [], "attrs": {
         "domain": "acme.com", "plan": "business", "subscription": "active", "guestSharing": false,
         "guestEmailsUsed": 1, "connectionDomainExceptions": [], "ownProjects": 3}});
@@ -612,7 +613,12 @@ fn openapi_document_matches_the_server() {
 #[test]
 fn additional_entities_over_a_large_store_are_refused_not_stalled() {
     // The demo store has 40 entities: a limit of 10 stands for a large store.
-    let s = Server::start(&["--max-rebuild-entities", "10"]);
+    let s = Server::start(&[
+        "--request-entities",
+        "override",
+        "--max-rebuild-entities",
+        "10",
+    ]);
     let body = json!({"principal": "User::\"ivy\"", "action": "Action::\"viewProject\"", "resource": "Project::\"launch\"",
         "additional_entities": [{"uid": {"type": "Customer", "id": "c-new"}, "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}}}, "parents": []}]});
     let (code, v) = s.post("/v1/is_authorized", &body.to_string());
@@ -631,4 +637,89 @@ fn additional_entities_over_a_large_store_are_refused_not_stalled() {
     let (code, v) = s.post("/v1/is_authorized", &empty.to_string());
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["decision"], "Allow");
+}
+
+#[test]
+fn request_entities_only_add_by_default() {
+    let s = Server::start(&[]);
+    let new_customer = json!({"uid": {"type": "Customer", "id": "c-new"},
+        "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}}},
+        "parents": [{"type": "Workspace", "id": "acme"}]});
+    let ask = json!({"principal": "User::\"bob\"", "action": "Action::\"viewCustomer\"", "resource": "Customer::\"c-new\""});
+    // Without it, an unknown resource: a deny that says why.
+    let (code, v) = s.post("/v1/is_authorized", &ask.to_string());
+    assert_eq!(code, 200);
+    assert_eq!(v["decision"], "Deny");
+    // Added for this request: bob's role sees customers of his workspace.
+    let mut with = ask.clone();
+    with["additional_entities"] = json!([new_customer]);
+    let (code, v) = s.post("/v1/is_authorized", &with.to_string());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["decision"], "Allow", "{v}");
+    // A stored uid may not be replaced: dan (a guest) does not become an admin.
+    let dan_admin = json!({"uid": {"type": "User", "id": "dan"}, "parents": [{"type": "Workspace", "id": "acme"}],
+        "attrs": {"userId": "dan", "email": "dan@acme.com", "workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
+                  "role": {"__entity": {"type": "Role", "id": "admin"}}, "license": "full",
+                  "memberOf": [{"__entity": {"type": "Project", "id": "website"}}]}});
+    let body = json!({"principal": "User::\"dan\"", "action": "Action::\"deleteWorkspace\"", "resource": "Workspace::\"acme\"",
+        "additional_entities": [dan_admin]});
+    let (code, v) = s.post("/v1/is_authorized", &body.to_string());
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["field"], "additional_entities");
+    let error = v["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("User::\"dan\"") && error.contains("already stored"),
+        "{v}"
+    );
+    // An added entity must pass the loader's checks: a user without a role.
+    let roleless = json!({"uid": {"type": "User", "id": "newbie"}, "parents": [],
+        "attrs": {"userId": "newbie", "email": "newbie@acme.com", "workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
+                  "license": "full", "memberOf": []}});
+    let mut bad = ask.clone();
+    bad["additional_entities"] = json!([roleless]);
+    let (code, v) = s.post("/v1/is_authorized", &bad.to_string());
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap_or_default().contains("AW1"),
+        "{v}"
+    );
+    // An added user who claims to be a member of a stored project whose tags
+    // do not name them is refused too.
+    let intruder = json!({"uid": {"type": "User", "id": "intruder"}, "parents": [{"type": "Workspace", "id": "acme"}],
+        "attrs": {"userId": "intruder", "email": "intruder@acme.com", "workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
+                  "role": {"__entity": {"type": "Role", "id": "user"}}, "license": "full",
+                  "memberOf": [{"__entity": {"type": "Project", "id": "internal"}}]}});
+    let mut sneaky = json!({"principal": "User::\"intruder\"", "action": "Action::\"viewProject\"", "resource": "Project::\"internal\""});
+    sneaky["additional_entities"] = json!([intruder]);
+    let (code, v) = s.post("/v1/is_authorized", &sneaky.to_string());
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tags do not name"),
+        "{v}"
+    );
+    // `entities` (instead of the store) is off unless enabled.
+    let mut instead = ask.clone();
+    instead["entities"] = json!([new_customer]);
+    let (code, v) = s.post("/v1/is_authorized", &instead.to_string());
+    assert_eq!(code, 400, "{v}");
+    assert_eq!(v["field"], "entities");
+}
+
+#[test]
+fn override_replaces_a_stored_entity_for_one_request() {
+    let s = Server::start(&["--request-entities", "override"]);
+    let acme_off = json!({"uid": {"type": "Workspace", "id": "acme"}, "parents": [], "attrs": {
+        "domain": "acme.com", "plan": "business", "subscription": "active", "guestSharing": false,
+        "guestEmailsUsed": 1, "connectionDomainExceptions": [], "ownProjects": 3}});
+    let body = json!({"principal": "User::\"ivy\"", "action": "Action::\"viewProject\"", "resource": "Project::\"launch\"",
+        "additional_entities": [acme_off]});
+    let (code, v) = s.post("/v1/is_authorized", &body.to_string());
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["decision"], "Deny",
+        "guest sharing switched off for this request"
+    );
 }

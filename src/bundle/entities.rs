@@ -23,6 +23,46 @@ pub(crate) struct EntityData {
     pub roles: RoleIds,
     /// Who has which e-mail address (CX12).
     pub addresses: Addresses,
+    /// How many project roles are the default (PR4: one, when there are any).
+    pub default_project_roles: usize,
+}
+
+impl integrity::Outside for EntityData {
+    fn exists(&self, type_name: &str, id: &str) -> bool {
+        self.store.view(type_name, id).is_some()
+    }
+
+    fn tagged(&self, project: &str) -> Option<Vec<String>> {
+        use integrity::EntityView;
+        let v = self.store.view(crate::domain::types::PROJECT, project)?;
+        Some(v.tag_keys().into_iter().map(str::to_string).collect())
+    }
+
+    fn member_of(&self, user: &str) -> Option<Vec<String>> {
+        use integrity::EntityView;
+        let v = self.store.view(crate::domain::types::USER, user)?;
+        Some(
+            v.ref_set_attr("memberOf")
+                .into_iter()
+                .map(|(_, p)| p.to_string())
+                .collect(),
+        )
+    }
+
+    fn project_workspace(&self, project: &str) -> Option<String> {
+        use integrity::EntityView;
+        let v = self.store.view(crate::domain::types::PROJECT, project)?;
+        v.ref_attr("workspace").map(|(_, w)| w.to_string())
+    }
+
+    fn default_project_roles(&self) -> usize {
+        self.default_project_roles
+    }
+
+    fn user_by_address(&self, address: &str) -> Option<String> {
+        use crate::domain::context::Directory;
+        self.addresses.user_by_address(address).map(str::to_string)
+    }
 }
 
 impl EntityData {
@@ -72,7 +112,10 @@ impl EntityData {
         let entries =
             read_entries(files, bundle.root(), &pack.store_schema).map_err(LoadError::new)?;
         let content_hash = hash_sources(files, bundle.root());
-        Self::from_entries(entries, pack, content_hash)
+        let data = Self::from_entries(entries, pack, content_hash, None);
+        // A file load parsed megabytes of JSON: give the freed pages back.
+        release_free_memory();
+        data
     }
 
     /// Checks and parses entity JSON that is not from files (a request's
@@ -83,17 +126,44 @@ impl EntityData {
         label: &str,
     ) -> Result<EntityData, LoadError> {
         let entries = entries_of_json(json, label, &pack.store_schema).map_err(LoadError::new)?;
-        let hash = {
-            use sha2::Digest;
-            super::hex(&sha2::Sha256::digest(label.as_bytes()))
-        };
-        Self::from_entries(entries, pack, hash)
+        Self::from_entries(entries, pack, label_hash(label), None)
+    }
+
+    /// Entities added over `base` (none of them may be stored there): checked
+    /// with references resolving in `base` and the cross-entity rules holding
+    /// across both.
+    pub fn added_over(
+        json: Vec<Value>,
+        pack: &PolicyPack,
+        label: &str,
+        base: &EntityData,
+    ) -> Result<EntityData, LoadError> {
+        use crate::domain::integrity::EntityView;
+        let entries = entries_of_json(json, label, &pack.store_schema).map_err(LoadError::new)?;
+        let stored: Vec<Problem> = entries
+            .iter()
+            .filter(|e| base.store.holds(&e.key))
+            .map(|e| {
+                let v = View::new(e, &pack.store_schema);
+                e.origin.problem(
+                    Some((v.type_name(), v.id())),
+                    "",
+                    "is already stored: request entities may only add entities \
+                     (a sidecar started with --request-entities override replaces stored ones)",
+                )
+            })
+            .collect();
+        if !stored.is_empty() {
+            return Err(LoadError::new(stored));
+        }
+        Self::from_entries(entries, pack, label_hash(label), Some(base))
     }
 
     fn from_entries(
         entries: Vec<super::data::Entry>,
         pack: &PolicyPack,
         content_hash: String,
+        outside: Option<&EntityData>,
     ) -> Result<EntityData, LoadError> {
         let schema = &pack.store_schema;
         let views: Vec<View<'_>> = entries.iter().map(|e| View::new(e, schema)).collect();
@@ -105,7 +175,11 @@ impl EntityData {
                 origin: &e.origin,
             })
             .collect();
-        let checked = integrity::check(&items, &pack.role_files);
+        let checked = integrity::check_with(
+            &items,
+            &pack.role_files,
+            outside.map(|o| o as &dyn integrity::Outside),
+        );
         drop(items);
         drop(views);
         if !checked.problems.is_empty() {
@@ -113,13 +187,13 @@ impl EntityData {
         }
         let count = entries.len();
         let store = EntityStore::from_entries(entries, schema.clone());
-        release_free_memory();
         Ok(EntityData {
             store,
             content_hash,
             count,
             roles: checked.roles,
             addresses: checked.addresses,
+            default_project_roles: checked.default_project_roles,
         })
     }
 
@@ -140,4 +214,9 @@ pub(crate) fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+fn label_hash(label: &str) -> String {
+    use sha2::Digest;
+    super::hex(&sha2::Sha256::digest(label.as_bytes()))
 }

@@ -5,6 +5,7 @@
 //! same integrity checks as the loader apply everywhere.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use cedar_policy::EntityUid;
 use serde_json::{Map, Value};
@@ -33,6 +34,9 @@ use crate::error::{LoadError, Problem};
 #[derive(Debug)]
 pub struct Overlay {
     data: EntityData,
+    /// For an overlay that adds to the stored entities: the stored data it
+    /// lies over (its own entities are only the added ones).
+    base: Option<Arc<EntityData>>,
 }
 
 impl Overlay {
@@ -44,6 +48,16 @@ impl Overlay {
     /// Starts an overlay that replaces the snapshot's entities entirely.
     pub fn instead_of_stored(label: impl Into<String>) -> OverlayBuilder {
         OverlayBuilder::new(label, false)
+    }
+
+    /// Starts an overlay that only adds entities to the snapshot's: none of
+    /// them may be stored already, and it costs what the added entities
+    /// cost, whatever the size of the store (the stored data is shared, not
+    /// copied). Only [`OverlayBuilder::upsert`] applies.
+    pub fn adding_to_stored(label: impl Into<String>) -> OverlayBuilder {
+        let mut b = OverlayBuilder::new(label, true);
+        b.add_only = true;
+        b
     }
 
     /// Number of entities the overlay decides against (actions left out).
@@ -59,6 +73,10 @@ impl Overlay {
     pub(crate) fn data(&self) -> &EntityData {
         &self.data
     }
+
+    pub(crate) fn base(&self) -> Option<&EntityData> {
+        self.base.as_deref()
+    }
 }
 
 /// The changes an [`Overlay`] makes, applied in order: remove, upsert, set.
@@ -69,6 +87,7 @@ pub struct OverlayBuilder {
     remove: Vec<EntityUid>,
     upsert: Vec<Value>,
     set: Vec<(EntityUid, Map<String, Value>)>,
+    add_only: bool,
 }
 
 impl OverlayBuilder {
@@ -79,6 +98,7 @@ impl OverlayBuilder {
             remove: Vec::new(),
             upsert: Vec::new(),
             set: Vec::new(),
+            add_only: false,
         }
     }
 
@@ -104,6 +124,21 @@ impl OverlayBuilder {
     /// schema and the integrity rules; every problem is reported, located
     /// by JSON path under the overlay's label.
     pub fn build(self, snapshot: &Snapshot) -> Result<Overlay, LoadError> {
+        if self.add_only {
+            if !self.remove.is_empty() || !self.set.is_empty() {
+                return Err(Problem::new(format!(
+                    "{}: an overlay that adds to the stored entities cannot remove or change them",
+                    self.label
+                ))
+                .into());
+            }
+            let base = snapshot.data().clone();
+            let data = EntityData::added_over(self.upsert, snapshot.pack(), &self.label, &base)?;
+            return Ok(Overlay {
+                data,
+                base: Some(base),
+            });
+        }
         let mut json = if self.keep_stored {
             snapshot.data().to_json()
         } else {
@@ -148,6 +183,6 @@ impl OverlayBuilder {
             }
         }
         let data = EntityData::from_json(json, snapshot.pack(), &self.label)?;
-        Ok(Overlay { data })
+        Ok(Overlay { data, base: None })
     }
 }

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{EntityData, Overlay, PolicyInfo, PolicyPack};
 use crate::domain;
+use crate::domain::directory::Addresses;
 use crate::engine::{Engine, Strategy};
 use crate::error::{Problem, RequestError};
 use crate::query::{Decision, Query};
@@ -102,24 +103,42 @@ impl Snapshot {
 
     /// Whether the data (or the overlay, when given) holds this entity.
     pub fn contains(&self, uid: &EntityUid, overlay: Option<&Overlay>) -> bool {
-        self.data_for(overlay).store.contains(uid)
+        match overlay {
+            None => self.data.store.contains(uid),
+            Some(o) => {
+                o.data().store.contains(uid) || o.base().is_some_and(|b| b.store.contains(uid))
+            }
+        }
     }
 
     /// Every entity of the data (or the overlay), actions left out.
     pub fn entity_uids<'a>(
         &'a self,
         overlay: Option<&'a Overlay>,
-    ) -> impl Iterator<Item = EntityUid> + 'a {
-        self.data_for(overlay).store.uids()
+    ) -> Box<dyn Iterator<Item = EntityUid> + 'a> {
+        match overlay {
+            None => Box::new(self.data.store.uids()),
+            Some(o) => Box::new(
+                o.data()
+                    .store
+                    .uids()
+                    .chain(o.base().into_iter().flat_map(|b| b.store.uids())),
+            ),
+        }
     }
 
     /// The entities a prepared query can reach, as Cedar's `Entities`.
     pub(crate) fn request_entities(&self, query: &Query, overlay: Option<&Overlay>) -> Entities {
-        self.data_for(overlay).store.request_entities(
+        let (store, under) = match overlay {
+            None => (&self.data.store, None),
+            Some(o) => (&o.data().store, o.base().map(|b| &b.store)),
+        };
+        store.request_entities(
             query.principal(),
             query.action(),
             query.resource(),
             query.context(),
+            under,
         )
     }
 
@@ -186,10 +205,6 @@ impl Snapshot {
         Arc::ptr_eq(&self.data, &other.data)
     }
 
-    pub(crate) fn data_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> &'a EntityData {
-        overlay.map(Overlay::data).unwrap_or(&self.data)
-    }
-
     /// The query with the context teamgate derives and checks (see
     /// [`domain::context`]).
     pub(crate) fn prepare(
@@ -198,14 +213,14 @@ impl Snapshot {
         overlay: Option<&Overlay>,
     ) -> Result<Query, RequestError> {
         let declared = self.pack.context_keys.get(query.action_name());
-        domain::context::prepare(query, self.directory_for(overlay), declared)
+        domain::context::prepare(query, &self.directory_for(overlay), declared)
     }
 
-    pub(crate) fn directory_for<'a>(
-        &'a self,
-        overlay: Option<&'a Overlay>,
-    ) -> &'a dyn domain::context::Directory {
-        &self.data_for(overlay).addresses
+    pub(crate) fn directory_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> Layered<'a> {
+        match overlay {
+            None => Layered(&self.data.addresses, None),
+            Some(o) => Layered(&o.data().addresses, o.base().map(|b| &b.addresses)),
+        }
     }
 
     pub(crate) fn pack(&self) -> &Arc<PolicyPack> {
@@ -218,5 +233,22 @@ impl Snapshot {
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.pack.engine
+    }
+}
+
+/// Addresses of an overlay's own users over the stored ones.
+pub(crate) struct Layered<'a>(&'a Addresses, Option<&'a Addresses>);
+
+impl domain::context::Directory for Layered<'_> {
+    fn user_by_address(&self, address: &str) -> Option<&str> {
+        self.0
+            .user_by_address(address)
+            .or_else(|| self.1.and_then(|b| b.user_by_address(address)))
+    }
+
+    fn address_of(&self, user_id: &str) -> Option<&str> {
+        self.0
+            .address_of(user_id)
+            .or_else(|| self.1.and_then(|b| b.address_of(user_id)))
     }
 }

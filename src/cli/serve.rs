@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{BundleArg, EXIT_BAD_INPUT};
 use teamgate::server::decision_log::{DecisionLog, LogTarget};
-use teamgate::server::{self, AppState, ServerConfig};
+use teamgate::server::{self, AppState, RequestEntities, ServerConfig};
 use teamgate::Store;
 
 /// Arguments of `serve`.
@@ -42,10 +42,27 @@ pub struct Args {
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
-    /// Refuse `additional_entities` when the store holds more entities than
-    /// this (they are applied by rebuilding the stored data).
+    /// What the entities a request brings may do: `add` entities that are
+    /// not stored (default), also `override` stored ones for that request,
+    /// or also `replace` the whole store (`entities`).
+    #[arg(long, value_enum, default_value_t = RequestEntitiesArg::Add)]
+    request_entities: RequestEntitiesArg,
+    /// With `--request-entities override` or `replace`: refuse
+    /// `additional_entities` when the store holds more entities than this
+    /// (they are applied by rebuilding the stored data).
     #[arg(long, default_value_t = server::DEFAULT_MAX_REBUILD_ENTITIES)]
     max_rebuild_entities: usize,
+}
+
+/// Values of `--request-entities`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestEntitiesArg {
+    /// Only entities that are not stored.
+    Add,
+    /// Also replace stored entities for the request.
+    Override,
+    /// Also decide against the request's entities alone (`entities`).
+    Replace,
 }
 
 /// Runs `serve`.
@@ -76,6 +93,11 @@ fn start(args: &Args) -> Result<ExitCode, String> {
         admin_token: admin_token(args)?,
         request_timeout: Duration::from_secs(args.request_timeout),
         max_rebuild_entities: args.max_rebuild_entities,
+        request_entities: match args.request_entities {
+            RequestEntitiesArg::Add => RequestEntities::Add,
+            RequestEntitiesArg::Override => RequestEntities::Override,
+            RequestEntitiesArg::Replace => RequestEntities::Replace,
+        },
     };
     let state = Arc::new(AppState::new(store.clone(), config, decision_log(args)?));
     let _watching = if args.no_watch {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::api::{AuthorizeRequest, AuthorizeResponse, Diagnostics};
 use super::error::ApiError;
-use super::AppState;
+use super::{AppState, RequestEntities};
 use crate::{Decision, Field, Overlay, Query, Snapshot};
 
 /// Decides one API request against a snapshot. `Err` is a 400: a malformed
@@ -54,13 +54,15 @@ fn query(req: &AuthorizeRequest) -> Result<Query, crate::RequestError> {
     .with_context(req.context.clone().unwrap_or(Value::Null)))
 }
 
-/// The request's own entities, checked like the stored ones: merged over
-/// the store (`additional_entities`) or instead of it (`entities`).
+/// The request's own entities, checked like the stored ones: added to the
+/// store (the default), replacing stored ones, or instead of the store, as
+/// the server's `--request-entities` allows.
 fn overlay(
     state: &AppState,
     snap: &Snapshot,
     req: &AuthorizeRequest,
 ) -> Result<Option<Overlay>, ApiError> {
+    let mode = state.config.request_entities;
     let (builder, list, field) = match (&req.entities, &req.additional_entities) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
@@ -68,19 +70,30 @@ fn overlay(
                 "give entities or additional_entities, not both",
             ))
         }
+        (Some(_), None) if mode != RequestEntities::Replace => {
+            return Err(ApiError::bad_request(
+                "entities",
+                "`entities` (deciding against a request's entities instead of the store) is off: \
+                 start the sidecar with --request-entities replace to allow it",
+            ))
+        }
         (Some(list), None) => (Overlay::instead_of_stored("entities"), list, "entities"),
         // An empty list changes nothing: decide against the store as it is.
         (None, Some(list)) if list.is_empty() => return Ok(None),
+        (None, Some(list)) if mode == RequestEntities::Add => (
+            Overlay::adding_to_stored("additional_entities"),
+            list,
+            "additional_entities",
+        ),
         (None, Some(list)) => {
             let stored = snap.entity_count();
             if stored > state.config.max_rebuild_entities {
                 return Err(ApiError::bad_request(
                     "additional_entities",
                     format!(
-                        "additional_entities are applied by rebuilding the stored entity data \
-                         ({stored} entities), which this sidecar refuses above {} entities \
-                         (--max-rebuild-entities); send the entities a decision needs in \
-                         `entities` instead",
+                        "with --request-entities override, additional_entities are applied by \
+                         rebuilding the stored entity data ({stored} entities), which this sidecar \
+                         refuses above {} entities (--max-rebuild-entities)",
                         state.config.max_rebuild_entities
                     ),
                 ));

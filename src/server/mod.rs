@@ -39,6 +39,22 @@ pub const ROUTES: [(&str, &str); 7] = [
     ("get", "/metrics"),
 ];
 
+/// What the entities a request brings may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RequestEntities {
+    /// `additional_entities` may only add entities that are not stored (a
+    /// stored uid is a 400); `entities` is refused. The default: a request
+    /// never changes what the store says about anyone.
+    #[default]
+    Add,
+    /// `additional_entities` may also replace stored entities, for that
+    /// request (cedar-agent's semantics); `entities` is refused.
+    Override,
+    /// As `Override`, and `entities` may replace the whole store for a request.
+    Replace,
+}
+
 /// Default of [`ServerConfig::max_rebuild_entities`].
 pub const DEFAULT_MAX_REBUILD_ENTITIES: usize = 50_000;
 
@@ -57,6 +73,8 @@ pub struct ServerConfig {
     /// with them, a cost that grows with the store: above this many stored
     /// entities such requests are refused (400) instead of stalling the sidecar.
     pub max_rebuild_entities: usize,
+    /// What request entities may do.
+    pub request_entities: RequestEntities,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +85,7 @@ impl Default for ServerConfig {
             admin_token: None,
             request_timeout: Duration::from_secs(10),
             max_rebuild_entities: DEFAULT_MAX_REBUILD_ENTITIES,
+            request_entities: RequestEntities::default(),
         }
     }
 }

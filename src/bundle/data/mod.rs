@@ -144,13 +144,34 @@ impl std::fmt::Debug for EntityStore {
 impl EntityStore {
     /// The store of checked entries (their integrity already checked).
     pub fn from_entries(entries: Vec<Entry>, schema: Arc<StoreSchema>) -> EntityStore {
+        // A request's own few entities need no room for thousands.
+        let capacity = entries.len().clamp(16, BUILT_CAPACITY);
         let mut entities = HashMap::with_capacity(entries.len());
         entities.extend(entries.into_iter().map(|e| (e.key, e.stored)));
         EntityStore {
             schema,
             entities,
-            built: quick_cache::sync::Cache::new(BUILT_CAPACITY),
+            built: quick_cache::sync::Cache::new(capacity),
         }
+    }
+
+    /// The stored entity of this type and id, as the checks read it.
+    pub fn view(&self, type_name: &str, id: &str) -> Option<View<'_>> {
+        let ty = self.schema.shapes.find_type(type_name)?;
+        let (key, stored) = self.entities.get_key_value(&Key {
+            ty,
+            id: SmolStr::new(id),
+        })?;
+        Some(View {
+            key,
+            stored,
+            schema: &self.schema,
+        })
+    }
+
+    /// Whether the store holds an entry with this key.
+    pub fn holds(&self, key: &Key) -> bool {
+        self.entities.contains_key(key)
     }
 
     /// Whether the data holds this entity (or it is an action of the schema).
@@ -178,7 +199,13 @@ impl EntityStore {
         action: &cedar_policy::EntityUid,
         resource: &cedar_policy::EntityUid,
         context: &Json,
+        under: Option<&EntityStore>,
     ) -> cedar_policy::Entities {
+        let get = |k: &Key| {
+            self.entities
+                .get(k)
+                .or_else(|| under.and_then(|u| u.entities.get(k)))
+        };
         let mut frontier: Vec<Key> = Vec::new();
         for uid in [principal, resource] {
             frontier.extend(self.schema.key(uid));
@@ -199,7 +226,7 @@ impl EntityStore {
                 if included.contains(&k) {
                     continue;
                 }
-                let Some(stored) = self.entities.get(&k) else {
+                let Some(stored) = get(&k) else {
                     continue;
                 };
                 included.push(k);
@@ -219,17 +246,26 @@ impl EntityStore {
         // Ancestors, so that `in` and the closure hold for every included entity.
         let mut i = 0;
         while i < included.len() {
-            if let Some(stored) = self.entities.get(&included[i]) {
+            if let Some(stored) = get(&included[i]) {
                 for p in stored.parents.iter() {
-                    if !included.contains(p) && self.entities.contains_key(p) {
+                    if !included.contains(p) && get(p).is_some() {
                         included.push(p.clone());
                     }
                 }
             }
             i += 1;
         }
-        let mut list: Vec<Arc<ast::Entity>> =
-            included.iter().map(|k| self.built_entity(k)).collect();
+        let mut list: Vec<Arc<ast::Entity>> = included
+            .iter()
+            .map(|k| match under {
+                // A stored entity under a request's own: built once, cached.
+                Some(u) if !self.entities.contains_key(k) => u.built_entity(k),
+                // A request's own entity: built for this request only, its
+                // ancestors looked up in both layers.
+                Some(_) => Arc::new(self.cedar_entity(k, &get)),
+                None => self.built_entity(k),
+            })
+            .collect();
         if let Some(a) = self.schema.actions.get(action.as_ref()) {
             list.push(a.clone());
         }
@@ -248,15 +284,21 @@ impl EntityStore {
     fn built_entity(&self, key: &Key) -> Arc<ast::Entity> {
         self.built
             .get_or_insert_with(key, || {
-                Ok::<_, std::convert::Infallible>(Arc::new(self.cedar_entity(key)))
+                let get = |k: &Key| self.entities.get(k);
+                Ok::<_, std::convert::Infallible>(Arc::new(self.cedar_entity(key, &get)))
             })
             .unwrap_or_else(|never| match never {})
     }
 
-    /// One entity as Cedar's value, with its ancestor closure.
-    fn cedar_entity(&self, key: &Key) -> ast::Entity {
+    /// One entity as Cedar's value, with its ancestor closure (entities
+    /// looked up with `get`).
+    fn cedar_entity<'s>(
+        &'s self,
+        key: &Key,
+        get: &dyn Fn(&Key) -> Option<&'s Stored>,
+    ) -> ast::Entity {
         let names: &StoreSchema = &self.schema;
-        let Some(stored) = self.entities.get(key) else {
+        let Some(stored) = get(key) else {
             return ast::Entity::with_uid(key.to_uid(names));
         };
         let parents: HashSet<EntityUID> = stored.parents.iter().map(|p| p.to_uid(names)).collect();
@@ -267,7 +309,7 @@ impl EntityStore {
             if !seen.insert(p) {
                 continue;
             }
-            if let Some(ps) = self.entities.get(p) {
+            if let Some(ps) = get(p) {
                 for gp in ps.parents.iter() {
                     let uid = gp.to_uid(names);
                     if !parents.contains(&uid) {
@@ -335,7 +377,8 @@ fn context_refs(v: &Json, f: &mut dyn FnMut(&str, &str)) {
 /// One entity read from JSON, typed by the schema, and where it was read.
 #[derive(Debug)]
 pub(crate) struct Entry {
-    key: Key,
+    /// Its type index and id.
+    pub key: Key,
     stored: Stored,
     /// Where it was read, for messages.
     pub origin: Origin,
@@ -343,20 +386,24 @@ pub(crate) struct Entry {
 
 /// An entry as the integrity checks read it.
 pub(crate) struct View<'a> {
-    entry: &'a Entry,
+    key: &'a Key,
+    stored: &'a Stored,
     schema: &'a StoreSchema,
 }
 
 impl<'a> View<'a> {
     /// The view of an entry.
     pub fn new(entry: &'a Entry, schema: &'a StoreSchema) -> Self {
-        View { entry, schema }
+        View {
+            key: &entry.key,
+            stored: &entry.stored,
+            schema,
+        }
     }
 
     fn attr(&self, name: &str) -> Option<&'a Val> {
         let i = self.schema.shapes.find_attr(name)?;
-        self.entry
-            .stored
+        self.stored
             .attrs
             .iter()
             .find(|(n, _)| *n == i)
@@ -373,11 +420,11 @@ impl<'a> View<'a> {
 
 impl EntityView for View<'_> {
     fn type_name(&self) -> &str {
-        &self.schema.shapes.type_names[self.entry.key.ty as usize]
+        &self.schema.shapes.type_names[self.key.ty as usize]
     }
 
     fn id(&self) -> &str {
-        &self.entry.key.id
+        &self.key.id
     }
 
     fn str_attr(&self, name: &str) -> Option<&str> {
@@ -439,30 +486,25 @@ impl EntityView for View<'_> {
     }
 
     fn tag_keys(&self) -> Vec<&str> {
-        self.entry
-            .stored
-            .tags
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect()
+        self.stored.tags.iter().map(|(k, _)| k.as_str()).collect()
     }
 
     fn each_ref(&self, f: &mut RefVisitor<'_>) {
         let names = &self.schema.shapes;
-        for (n, v) in self.entry.stored.attrs.iter() {
+        for (n, v) in self.stored.attrs.iter() {
             let attr = &names.attr_names[*n as usize];
             walk(v, names, &mut |suffix, k| {
                 let (t, id) = self.uid(k);
                 f(&|| format!(".attrs.{attr}{}", suffix()), t, id)
             });
         }
-        for (tag, v) in self.entry.stored.tags.iter() {
+        for (tag, v) in self.stored.tags.iter() {
             walk(v, names, &mut |suffix, k| {
                 let (t, id) = self.uid(k);
                 f(&|| format!(".tags.{tag}{}", suffix()), t, id)
             });
         }
-        for (i, p) in self.entry.stored.parents.iter().enumerate() {
+        for (i, p) in self.stored.parents.iter().enumerate() {
             let (t, id) = self.uid(p);
             f(&|| format!(".parents[{i}]"), t, id);
         }

@@ -55,6 +55,24 @@ pub trait EntityView {
 /// type and its id.
 pub type RefVisitor<'a> = dyn FnMut(&dyn Fn() -> String, &str, &str) + 'a;
 
+/// Entity data outside the checked set that it may refer to: the stored
+/// data under a request's added entities. The checks look there for what is
+/// not among the checked entities.
+pub trait Outside {
+    /// Whether the outside data holds this entity.
+    fn exists(&self, type_name: &str, id: &str) -> bool;
+    /// The user ids a stored project's tags name, if it is stored.
+    fn tagged(&self, project: &str) -> Option<Vec<String>>;
+    /// The project ids a stored user's `memberOf` lists, if the user is stored.
+    fn member_of(&self, user: &str) -> Option<Vec<String>>;
+    /// A stored project's workspace id.
+    fn project_workspace(&self, project: &str) -> Option<String>;
+    /// How many stored project roles are the default.
+    fn default_project_roles(&self) -> usize;
+    /// The stored user with this normalised address.
+    fn user_by_address(&self, address: &str) -> Option<String>;
+}
+
 /// Where an entity was read: file (or a label) and position.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -110,12 +128,16 @@ impl Item<'_> {
 }
 
 /// What the checkers learn about the whole set while going over it.
-#[derive(Debug, Default)]
-pub struct Index {
+#[derive(Default)]
+pub struct Index<'o> {
+    /// Data outside the set that references may resolve to.
+    pub outside: Option<&'o dyn Outside>,
     /// Type -> id -> position in the entity list.
     pub by_uid: HashMap<String, HashMap<String, usize>>,
     /// Project id -> user ids named in its tags.
     pub tagged: BTreeMap<String, BTreeSet<String>>,
+    /// Project id -> its position in the entity list.
+    pub project_at: HashMap<String, usize>,
     /// User id -> (position, project ids in `memberOf`).
     pub member_of: BTreeMap<String, (usize, BTreeSet<String>)>,
     /// Project id -> its workspace id.
@@ -130,12 +152,13 @@ pub struct Index {
     pub roles: RoleIds,
 }
 
-impl Index {
-    /// Whether an entity of this type and id is in the set.
+impl Index<'_> {
+    /// Whether an entity of this type and id is in the set (or outside it).
     pub fn exists(&self, type_name: &str, id: &str) -> bool {
         self.by_uid
             .get(type_name)
             .is_some_and(|ids| ids.contains_key(id))
+            || self.outside.is_some_and(|o| o.exists(type_name, id))
     }
 }
 
@@ -159,12 +182,25 @@ pub struct Checked {
     pub addresses: crate::domain::directory::Addresses,
     /// The role ids the data names.
     pub roles: RoleIds,
+    /// How many of the checked project roles are the default.
+    pub default_project_roles: usize,
 }
 
 /// Runs every check, and collects addresses and role ids on the way.
 pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
+    check_with(items, files, None)
+}
+
+/// Like [`check`], for entities added over `outside` data (which is sound
+/// on its own): references may resolve there, and the cross-entity rules
+/// (tags and `memberOf`, one default project role, one person per address)
+/// hold across both.
+pub fn check_with(items: &[Item<'_>], files: &RoleFiles, outside: Option<&dyn Outside>) -> Checked {
     let mut problems = Vec::new();
-    let mut index = Index::default();
+    let mut index = Index {
+        outside,
+        ..Index::default()
+    };
     entity::check_uids(items, &mut index, &mut problems);
     let mut defaults = Vec::new();
     let mut project_roles = 0;
@@ -174,7 +210,7 @@ pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
         let id = e.id();
         match e.type_name() {
             types::USER => user::check(i, item, &mut index, &mut problems),
-            types::PROJECT => project::check(item, &mut index, &mut problems),
+            types::PROJECT => project::check(i, item, &mut index, &mut problems),
             types::PROJECT_ROLE => {
                 project_roles += 1;
                 index.roles.add_project_role(id);
@@ -192,7 +228,14 @@ pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
             _ => {}
         }
     }
-    role::check_one_default(items, project_roles, &defaults, &mut problems);
+    let outside_defaults = outside.map_or(0, |o| o.default_project_roles());
+    role::check_one_default(
+        items,
+        project_roles,
+        &defaults,
+        outside_defaults,
+        &mut problems,
+    );
     user::check_addresses(items, &index, &mut problems);
     project::check_members(items, &index, &mut problems);
     project::check_connections(items, &index, &mut problems);
@@ -206,5 +249,6 @@ pub fn check(items: &[Item<'_>], files: &RoleFiles) -> Checked {
         problems,
         addresses,
         roles: index.roles,
+        default_project_roles: defaults.len(),
     }
 }

@@ -9,8 +9,9 @@ use crate::domain::types;
 use crate::error::Problem;
 
 /// Checks one project's tags and records its members and workspace in `index`.
-pub fn check(item: &Item<'_>, index: &mut Index, problems: &mut Vec<Problem>) {
+pub fn check(i: usize, item: &Item<'_>, index: &mut Index, problems: &mut Vec<Problem>) {
     let e = item.entity;
+    index.project_at.insert(e.id().to_string(), i);
     let mut users = BTreeSet::new();
     for user in e.tag_keys() {
         if !index.exists(types::USER, user) {
@@ -27,7 +28,8 @@ pub fn check(item: &Item<'_>, index: &mut Index, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Project tags and users' `memberOf` tell the same story.
+/// Project tags and users' `memberOf` tell the same story (looking up
+/// stored users and projects outside the checked set when there is one).
 pub fn check_members(items: &[Item<'_>], index: &Index, problems: &mut Vec<Problem>) {
     let mut seen: HashSet<(&str, &str)> = HashSet::new();
     for (project, users) in &index.tagged {
@@ -40,14 +42,29 @@ pub fn check_members(items: &[Item<'_>], index: &Index, problems: &mut Vec<Probl
                         format!("is a member of Project::{project:?} (its tags say so) but memberOf does not list it"),
                     ));
                 }
+            } else if let Some(stored) = index.outside.and_then(|o| o.member_of(user)) {
+                if !stored.contains(project) {
+                    if let Some(&p) = index.project_at.get(project) {
+                        problems.push(items[p].problem_at(
+                            &format!(".tags.{user}"),
+                            format!("names member {user:?}, but the stored User::{user:?} does not list this project in memberOf"),
+                        ));
+                    }
+                }
             }
         }
     }
     for (user, (i, projects)) in &index.member_of {
         for project in projects {
-            if index.tagged.contains_key(project)
-                && !seen.contains(&(user.as_str(), project.as_str()))
-            {
+            let tags_name_user = if index.tagged.contains_key(project) {
+                Some(seen.contains(&(user.as_str(), project.as_str())))
+            } else {
+                index
+                    .outside
+                    .and_then(|o| o.tagged(project))
+                    .map(|users| users.iter().any(|u| u == user))
+            };
+            if tags_name_user == Some(false) {
                 problems.push(items[*i].problem_at(
                     ".attrs.memberOf",
                     format!(
@@ -67,9 +84,14 @@ pub fn check_connections(items: &[Item<'_>], index: &Index, problems: &mut Vec<P
         };
         let expected: BTreeSet<String> = projects
             .iter()
-            .filter_map(|p| index.project_ws.get(p))
-            .filter(|w| *w != home)
-            .cloned()
+            .filter_map(|p| {
+                index
+                    .project_ws
+                    .get(p)
+                    .cloned()
+                    .or_else(|| index.outside.and_then(|o| o.project_workspace(p)))
+            })
+            .filter(|w| w != home)
             .collect();
         if &expected != to {
             problems.push(items[*i].problem_at(

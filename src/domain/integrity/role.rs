@@ -49,19 +49,22 @@ pub fn check_project_role(item: &Item<'_>, files: &RoleFiles, problems: &mut Vec
     item.entity.bool_attr("isDefault") == Some(true)
 }
 
-/// PR4: with any project role, exactly one is the default.
+/// PR4: with any project role, exactly one is the default (counting the
+/// `outside` defaults when the checked entities are added over stored data).
 pub fn check_one_default(
     entities: &[Item<'_>],
     project_roles: usize,
     defaults: &[usize],
+    outside_defaults: usize,
     problems: &mut Vec<Problem>,
 ) {
-    if project_roles == 0 || defaults.len() == 1 {
+    // Outside data is sound on its own: nothing added, nothing to check.
+    let total = defaults.len() + outside_defaults;
+    if project_roles == 0 || total == 1 {
         return;
     }
     let msg = format!(
-        "exactly one project role must be the default (isDefault: true), found {} (PR4)",
-        defaults.len()
+        "exactly one project role must be the default (isDefault: true), found {total} (PR4)"
     );
     match defaults.get(1).or(defaults.first()) {
         Some(&i) => problems.push(entities[i].problem_at(".attrs.isDefault", msg)),

@@ -80,10 +80,16 @@ pub fn check_addresses(items: &[Item<'_>], index: &Index, problems: &mut Vec<Pro
     let mut sorted: Vec<&(usize, String, String)> = index.addresses.iter().collect();
     sorted.sort_by(|a, b| a.1.cmp(&b.1));
     for (i, id, address) in sorted {
+        let stored = index.outside.and_then(|o| o.user_by_address(address));
         if let Some(other) = seen.insert(address, id) {
             problems.push(items[*i].problem_at(
                 ".attrs.email",
                 format!("has the same e-mail address as User::{other:?} ({address}): an address names one person"),
+            ));
+        } else if let Some(other) = stored.filter(|o| o != id) {
+            problems.push(items[*i].problem_at(
+                ".attrs.email",
+                format!("has the same e-mail address as the stored User::{other:?} ({address}): an address names one person"),
             ));
         }
     }
