@@ -2,9 +2,12 @@
 # Sidecar load run: server pinned to core 0 (one worker thread), wrk pinned to
 # core 1, on loopback, single and batch requests at concurrency 1, 8 and 32.
 # Usage: bash bench/load.sh [BUNDLE]   (needs wrk: apt-get install wrk)
+# e.g. teamgate generate --users 100000 /tmp/g100000 && bash bench/load.sh /tmp/g100000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.}
+# A bundle written by `teamgate generate` brings its own sample requests.
+if [ -f "$bundle/requests.jsonl" ]; then export TEAMGATE_REQUESTS="$bundle/requests.jsonl"; fi
 cargo build --release --quiet
 taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch > /tmp/teamgate-load.out 2>/dev/null &
 server=$!

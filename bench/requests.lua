@@ -1,5 +1,19 @@
--- The request mix of the load scripts: allow and deny requests on the demo
--- workspace. Loaded by single.lua and batch.lua (run from the repository root).
+-- The request mix of the load scripts. Loaded by single.lua and batch.lua
+-- (run from the repository root). With TEAMGATE_REQUESTS naming a
+-- requests.jsonl written by `teamgate generate`, its requests are used (the
+-- `expect` field dropped); otherwise allow and deny requests on the demo
+-- workspace.
+local path = os.getenv("TEAMGATE_REQUESTS")
+if path and path ~= "" then
+  local bodies = {}
+  for line in io.lines(path) do
+    local body = line:gsub(',"expect":"%a+"', '')
+    if body ~= "" then
+      bodies[#bodies + 1] = body
+    end
+  end
+  return bodies
+end
 return {
   '{"principal":"User::\\"erin\\"","action":"Action::\\"editProjectDetails\\"","resource":"Project::\\"website\\""}',
   '{"principal":"User::\\"bob\\"","action":"Action::\\"viewProject\\"","resource":"Project::\\"website\\""}',

@@ -359,9 +359,14 @@ pub fn requests(ids: &Ids, count: usize, seed: u64) -> Vec<Query> {
             _ => (
                 "inviteExternal",
                 uid("Project", rng.pick(&ids.projects).as_str()),
-                // An invitee that does not exist makes a policy error.
-                json!({"inviteeEmail": "x@partner.example",
-                       "invitee": {"__entity": {"type": "User", "id": if rng.below(2) == 0 { "ghost" } else { rng.pick(&ids.users).as_str() }}}}),
+                if rng.below(2) == 0 {
+                    // An invitee that does not exist makes a policy error.
+                    json!({"inviteeEmail": "x@partner.example",
+                           "invitee": {"__entity": {"type": "User", "id": "ghost"}}})
+                } else {
+                    // A user's own address: teamgate finds the invitee (CX12).
+                    json!({"inviteeEmail": format!("{}@ws0.example", rng.pick(&ids.users))})
+                },
             ),
         };
         out.push(Query::new(p, uid("Action", action), resource).with_context(context));
