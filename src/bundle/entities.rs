@@ -73,7 +73,7 @@ impl EntityData {
         if !problems.is_empty() {
             return Err(LoadError::new(problems));
         }
-        Self::from_files(bundle, &files, pack)
+        Self::from_files(bundle, &files, pack, None)
     }
 
     /// Reads the entity files of a bundle whose policies do not load, so
@@ -96,11 +96,13 @@ impl EntityData {
         problems
     }
 
-    /// Parses and checks entity files already read.
+    /// Parses and checks entity files already read; entities unchanged since
+    /// `previous` (the data a reload replaces) are shared with it.
     pub fn from_files(
         bundle: &Bundle,
         files: &[SourceFile],
         pack: &PolicyPack,
+        previous: Option<&EntityData>,
     ) -> Result<EntityData, LoadError> {
         if files.is_empty() {
             return Err(Problem::in_file(
@@ -109,8 +111,13 @@ impl EntityData {
             )
             .into());
         }
-        let entries =
-            read_entries(files, bundle.root(), &pack.store_schema).map_err(LoadError::new)?;
+        let entries = read_entries(
+            files,
+            bundle.root(),
+            &pack.store_schema,
+            previous.map(|p| &p.store),
+        )
+        .map_err(LoadError::new)?;
         let content_hash = hash_sources(files, bundle.root());
         let data = Self::from_entries(entries, pack, content_hash, None);
         // A file load parsed megabytes of JSON: give the freed pages back.
@@ -219,4 +226,26 @@ pub(crate) fn release_free_memory() {
 fn label_hash(label: &str) -> String {
     use sha2::Digest;
     super::hex(&sha2::Sha256::digest(label.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_shares_the_entities_that_did_not_change() {
+        let bundle = Bundle::new(env!("CARGO_MANIFEST_DIR"));
+        let pack = PolicyPack::load(&bundle).expect("shipped pack");
+        let mut problems = Vec::new();
+        let mut files = read_dir_files(bundle.fixtures(), "json", &mut problems);
+        assert!(problems.is_empty());
+        let first = EntityData::from_files(&bundle, &files, &pack, None).expect("loads");
+        // bob's e-mail changes; nothing else does.
+        files[0].text = files[0].text.replace("bob@acme.com", "robert@acme.com");
+        let second = EntityData::from_files(&bundle, &files, &pack, Some(&first)).expect("loads");
+        assert_eq!(second.store.shared_with(&first.store), first.count - 1);
+        // Without the previous data nothing is shared.
+        let third = EntityData::from_files(&bundle, &files, &pack, None).expect("loads");
+        assert_eq!(third.store.shared_with(&first.store), 0);
+    }
 }

@@ -206,8 +206,10 @@ impl PolicyPack {
         }
         let engine = Engine::new(&schema, &policies).map_err(LoadError::from)?;
         let level = deref_level(&schema, &policies).map_err(LoadError::from)?;
-        let store_schema =
-            Arc::new(StoreSchema::new(&json, &schema, level).map_err(LoadError::from)?);
+        let store_schema = Arc::new(
+            StoreSchema::new(&json, &schema, level, hash_sources(&sources.schemas, root))
+                .map_err(LoadError::from)?,
+        );
         Ok(PolicyPack {
             content_hash: sources.hash(root),
             schema_hash: hash_sources(&sources.schemas, root),

@@ -45,7 +45,10 @@ pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>
     };
     let reload_entities = data_changed || pack.schema_hash != old_pack.schema_hash;
     let data = if reload_entities {
-        Arc::new(EntityData::from_files(bundle, &fixtures, &pack).map_err(|e| e.into_problems())?)
+        Arc::new(
+            EntityData::from_files(bundle, &fixtures, &pack, Some(old_data))
+                .map_err(|e| e.into_problems())?,
+        )
     } else {
         let problems = old_data.roles.check(&pack.role_files);
         if !problems.is_empty() {

@@ -32,8 +32,8 @@ pub(crate) use value::{Key, Names, Val};
 use crate::domain::integrity::{EntityView, Origin, RefVisitor};
 use crate::error::Problem;
 
-/// One stored entity.
-#[derive(Debug, Clone)]
+/// One stored entity (shared between snapshots while it does not change).
+#[derive(Debug, Clone, PartialEq)]
 struct Stored {
     attrs: Box<[(u16, Val)]>,
     parents: Box<[Key]>,
@@ -51,6 +51,8 @@ pub(crate) struct StoreSchema {
     pub types: Vec<ast::EntityType>,
     /// The type index of each Cedar entity type.
     type_ids: HashMap<ast::EntityType, u16>,
+    /// The hash of the schema files: stores of one schema can share entries.
+    pub fingerprint: String,
     /// The schema's action entities, by uid.
     pub actions: HashMap<EntityUID, Arc<ast::Entity>>,
     /// Entities this many attribute hops from the principal, the resource
@@ -66,6 +68,7 @@ impl StoreSchema {
         fragments: &[Json],
         schema: &cedar_policy::Schema,
         level: u32,
+        fingerprint: String,
     ) -> Result<StoreSchema, Problem> {
         let shapes = Shapes::from_schema_json(fragments);
         let types = shapes
@@ -92,6 +95,7 @@ impl StoreSchema {
             .map(|(i, t)| (t.clone(), i as u16))
             .collect();
         Ok(StoreSchema {
+            fingerprint,
             shapes,
             type_ids,
             types,
@@ -123,7 +127,7 @@ impl Names for StoreSchema {
 /// Every entity of the data, compact, checked against the schema's shapes.
 pub(crate) struct EntityStore {
     schema: Arc<StoreSchema>,
-    entities: HashMap<Key, Stored>,
+    entities: HashMap<Key, Arc<Stored>>,
     /// Cedar entities built for recent requests (hub entities such as the
     /// workspace and the roles stay in it): bounded, so memory stays flat.
     built: quick_cache::sync::Cache<Key, Arc<ast::Entity>>,
@@ -142,6 +146,30 @@ impl std::fmt::Debug for EntityStore {
 }
 
 impl EntityStore {
+    /// The stored version of an entry, when it is unchanged in this store
+    /// (so that a reload shares it instead of holding it twice).
+    pub fn share(&self, entry: &mut Entry) {
+        if let Some(old) = self.entities.get(&entry.key) {
+            if **old == *entry.stored {
+                entry.stored = old.clone();
+            }
+        }
+    }
+
+    /// How many stored values this store shares with `other` (not copies).
+    #[cfg(test)]
+    pub fn shared_with(&self, other: &EntityStore) -> usize {
+        self.entities
+            .iter()
+            .filter(|(k, v)| other.entities.get(*k).is_some_and(|o| Arc::ptr_eq(o, v)))
+            .count()
+    }
+
+    /// Whether entries typed with `schema` can be shared with this store's.
+    pub fn same_schema(&self, schema: &StoreSchema) -> bool {
+        self.schema.fingerprint == schema.fingerprint
+    }
+
     /// The store of checked entries (their integrity already checked).
     pub fn from_entries(entries: Vec<Entry>, schema: Arc<StoreSchema>) -> EntityStore {
         // A request's own few entities need no room for thousands.
@@ -205,6 +233,7 @@ impl EntityStore {
             self.entities
                 .get(k)
                 .or_else(|| under.and_then(|u| u.entities.get(k)))
+                .map(|s| &**s)
         };
         let mut frontier: Vec<Key> = Vec::new();
         for uid in [principal, resource] {
@@ -284,7 +313,7 @@ impl EntityStore {
     fn built_entity(&self, key: &Key) -> Arc<ast::Entity> {
         self.built
             .get_or_insert_with(key, || {
-                let get = |k: &Key| self.entities.get(k);
+                let get = |k: &Key| self.entities.get(k).map(|s| &**s);
                 Ok::<_, std::convert::Infallible>(Arc::new(self.cedar_entity(key, &get)))
             })
             .unwrap_or_else(|never| match never {})
@@ -379,7 +408,7 @@ fn context_refs(v: &Json, f: &mut dyn FnMut(&str, &str)) {
 pub(crate) struct Entry {
     /// Its type index and id.
     pub key: Key,
-    stored: Stored,
+    stored: Arc<Stored>,
     /// Where it was read, for messages.
     pub origin: Origin,
 }
@@ -660,11 +689,11 @@ pub(crate) fn convert(
             ty: t,
             id: SmolStr::new(id),
         },
-        stored: Stored {
+        stored: Arc::new(Stored {
             attrs: attrs.into_boxed_slice(),
             parents: parents.into_boxed_slice(),
             tags: tags.into_boxed_slice(),
-        },
+        }),
         origin,
     }))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::{convert, Entry, StoreSchema};
+use super::{convert, EntityStore, Entry, StoreSchema};
 use crate::bundle::SourceFile;
 use crate::domain::integrity::Origin;
 use crate::error::{offset_of, Problem};
@@ -17,15 +17,18 @@ use crate::error::{offset_of, Problem};
 const MAX_PROBLEMS: usize = 20;
 
 /// Every entity of `files`, typed by the schema; every problem, located.
+/// Entries unchanged since `previous` share its stored values.
 pub(crate) fn read_entries(
     files: &[SourceFile],
     root: &Path,
     schema: &StoreSchema,
+    previous: Option<&EntityStore>,
 ) -> Result<Vec<Entry>, Vec<Problem>> {
+    let previous = previous.filter(|p| p.same_schema(schema));
     let mut entries = Vec::new();
     let mut problems = Vec::new();
     for f in files {
-        match read_file(f, root, schema) {
+        match read_file(f, root, schema, previous) {
             Ok(mut e) => entries.append(&mut e),
             Err(mut p) => problems.append(&mut p),
         }
@@ -52,15 +55,29 @@ pub(crate) fn entries_of_json(
             index,
             line: None,
         };
-        match convert(v, origin, schema) {
-            Ok(Some(e)) => entries.push(e),
-            Ok(None) => {}
-            Err(p) => problems.push(p),
-        }
-        if problems.len() >= MAX_PROBLEMS {
+        if !gather(convert(v, origin, schema), &mut entries, &mut problems) {
             break;
         }
     }
+    finish(entries, problems)
+}
+
+/// Adds a converted entity (or its problem); false once enough problems
+/// were found to stop.
+fn gather(
+    converted: Result<Option<Entry>, Problem>,
+    entries: &mut Vec<Entry>,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match converted {
+        Ok(Some(e)) => entries.push(e),
+        Ok(None) => {}
+        Err(p) => problems.push(p),
+    }
+    problems.len() < MAX_PROBLEMS
+}
+
+fn finish(entries: Vec<Entry>, problems: Vec<Problem>) -> Result<Vec<Entry>, Vec<Problem>> {
     if problems.is_empty() {
         Ok(entries)
     } else {
@@ -72,6 +89,7 @@ fn read_file(
     f: &SourceFile,
     root: &Path,
     schema: &StoreSchema,
+    previous: Option<&EntityStore>,
 ) -> Result<Vec<Entry>, Vec<Problem>> {
     let rel = f.rel(root);
     let file: Arc<str> = Arc::from(rel.display().to_string());
@@ -108,20 +126,15 @@ fn read_file(
                             index,
                             line: lines.get(index).copied(),
                         };
-                        match convert(&value, origin, schema) {
-                            Ok(Some(e)) => out.push(e),
-                            Ok(None) => {}
-                            Err(p) => problems.push(p),
+                        let mut converted = convert(&value, origin, schema);
+                        if let (Some(p), Ok(Some(e))) = (previous, converted.as_mut()) {
+                            p.share(e);
                         }
-                        if problems.len() >= MAX_PROBLEMS {
+                        if !gather(converted, &mut out, &mut problems) {
                             break;
                         }
                     }
-                    if problems.is_empty() {
-                        Ok(out)
-                    } else {
-                        Err(problems)
-                    }
+                    finish(out, problems)
                 })
             })
             .collect();
