@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use util::{teamgate, ScratchBundle};
+use util::{run, teamgate, ScratchBundle};
 
 struct Server {
     child: Child,
@@ -506,14 +506,11 @@ fn decision_log_writes_json_lines() {
             "Project::\"website\"",
         ),
     );
-    s.post(
-        "/v1/is_authorized",
-        &ask(
-            "User::\"bob\"",
-            "Action::\"viewProject\"",
-            "Project::\"website\"",
-        ),
-    );
+    // A request that brings entities of its own is marked in the log.
+    let with_entities = json!({"principal": "User::\"bob\"", "action": "Action::\"viewProject\"", "resource": "Project::\"website\"",
+        "additional_entities": [{"uid": {"type": "Customer", "id": "c-new"},
+            "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}}}, "parents": []}]});
+    s.post("/v1/is_authorized", &with_entities.to_string());
     eventually("two lines are written", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 2)
     });
@@ -528,6 +525,10 @@ fn decision_log_writes_json_lines() {
     assert!(first["latency_us"].as_f64().unwrap() > 0.0);
     assert_eq!(first["version"].as_str().unwrap().len(), 16);
     assert!(first["time"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(first["request_entities"], false);
+    let second: Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(second["request_entities"], true, "{second}");
+    assert_eq!(second["decision"], "Allow");
 }
 
 #[test]
@@ -722,4 +723,72 @@ fn override_replaces_a_stored_entity_for_one_request() {
         v["decision"], "Deny",
         "guest sharing switched off for this request"
     );
+}
+
+#[test]
+fn sighup_during_a_long_load_does_not_kill_the_server() {
+    // A bundle large enough that loading it takes a while in a test build.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("big");
+    let (code, _, err) = run(&[
+        "generate",
+        "--users",
+        "40000",
+        "--requests",
+        "10",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut child = teamgate()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-watch",
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.contains("listening"),
+        "the server died during its load: {line:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_non_loopback_address_is_warned_about() {
+    let mut child = teamgate()
+        .args(["serve", "--listen", "0.0.0.0:0", "--no-watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening"), "{line}");
+    let _ = child.kill();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let _ = child.wait();
+    assert!(err.contains("not loopback"), "{err}");
 }

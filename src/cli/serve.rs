@@ -68,6 +68,21 @@ enum RequestEntitiesArg {
 /// Runs `serve`.
 pub fn run(args: Args) -> ExitCode {
     init_tracing();
+    // Until the runtime takes over SIGHUP (a reload), a SIGHUP during a long
+    // load must not end the process (its default action): the load reads the
+    // files as they are anyway.
+    // SAFETY: setting a signal's disposition to SIG_IGN at start-up, before
+    // any other thread exists, is async-signal-safe and touches no memory.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}, not loopback: every decision, /v1/policies (reload errors \
+             can name entity ids and values) and /metrics are exposed to that network",
+            args.listen
+        );
+    }
     match start(&args) {
         Ok(code) => code,
         Err(message) => {
