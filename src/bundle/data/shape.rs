@@ -224,16 +224,7 @@ fn qualify(ns: &str, name: &str) -> String {
     }
 }
 
-/// An entity reference in JSON: `{"__entity": {"type", "id"}}` or `{"type", "id"}`.
-pub(crate) fn json_ref(v: &Json) -> Option<(&str, &str)> {
-    let obj = v.as_object()?;
-    let inner = match obj.get("__entity") {
-        Some(e) => e.as_object()?,
-        None if obj.len() == 2 => obj,
-        None => return None,
-    };
-    Some((inner.get("type")?.as_str()?, inner.get("id")?.as_str()?))
-}
+pub(crate) use crate::domain::integrity::json::ref_parts as json_ref;
 
 fn kind(v: &Json) -> &'static str {
     match v {
