@@ -118,6 +118,35 @@ fn authorize_as_json_and_text() {
 }
 
 #[test]
+fn authorize_with_request_entities_that_break_the_rules() {
+    // The problem names the file's own list ($[0]), not its place among the
+    // stored entities the file is merged over.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("roleless-bob.json");
+    std::fs::write(
+        &file,
+        r#"[{"uid": {"type": "User", "id": "bob"}, "attrs": {}, "parents": []}]"#,
+    )
+    .expect("write");
+    let text = session(
+        &util::repo(),
+        &[
+            "authorize",
+            "--principal",
+            r#"User::"bob""#,
+            "--action",
+            "viewProject",
+            "--resource",
+            r#"Project::"website""#,
+            "--entities",
+            file.to_str().expect("utf-8 path"),
+        ],
+    )
+    .replace(&dir.path().display().to_string(), "[tmp]");
+    check("authorize_bad_request_entities", text);
+}
+
+#[test]
 fn test_on_the_shipped_suite() {
     check(
         "test_shipped_suite",

@@ -3,11 +3,11 @@
 
 use serde_json::Value;
 
-use super::data::{entries_of_json, read_entries, EntityStore, View};
+use super::data::{entries_of_json, labelled, read_entries, whole_file_problem, EntityStore, View};
 use super::source::{read_dir_files, SourceFile};
 use super::{hash_sources, Bundle, PolicyPack};
 use crate::domain::directory::Addresses;
-use crate::domain::integrity::{self, Item, RoleIds};
+use crate::domain::integrity::{self, Item, Origin, RoleIds};
 use crate::error::{LoadError, Problem};
 
 /// Parsed entity data, ready for decisions.
@@ -82,15 +82,8 @@ impl EntityData {
         let mut problems = Vec::new();
         let files = read_dir_files(bundle.fixtures(), "json", &mut problems);
         for f in &files {
-            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&f.text) {
-                let rel = f.rel(bundle.root());
-                let offset = crate::error::offset_of(&f.text, e.line(), e.column());
-                problems.push(Problem::at_offset(
-                    &rel,
-                    &f.text,
-                    offset,
-                    format!("invalid JSON: {e}"),
-                ));
+            if serde_json::from_str::<serde::de::IgnoredAny>(&f.text).is_err() {
+                problems.push(whole_file_problem(&f.rel(bundle.root()), &f.text));
             }
         }
         problems
@@ -126,13 +119,14 @@ impl EntityData {
     }
 
     /// Checks and parses entity JSON that is not from files (a request's
-    /// entities, a scenario's); `label` names it in errors.
+    /// entities, a scenario's), each value with where it came from (so a
+    /// problem names the caller's own list, not a merged one).
     pub fn from_json(
-        json: Vec<Value>,
+        json: Vec<(Value, Origin)>,
         pack: &PolicyPack,
         label: &str,
     ) -> Result<EntityData, LoadError> {
-        let entries = entries_of_json(json, label, &pack.store_schema).map_err(LoadError::new)?;
+        let entries = entries_of_json(json, &pack.store_schema).map_err(LoadError::new)?;
         Self::from_entries(entries, pack, label_hash(label), None)
     }
 
@@ -146,7 +140,8 @@ impl EntityData {
         base: &EntityData,
     ) -> Result<EntityData, LoadError> {
         use crate::domain::integrity::EntityView;
-        let entries = entries_of_json(json, label, &pack.store_schema).map_err(LoadError::new)?;
+        let entries =
+            entries_of_json(labelled(json, label), &pack.store_schema).map_err(LoadError::new)?;
         let stored: Vec<Problem> = entries
             .iter()
             .filter(|e| base.store.holds(&e.key))

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::{EntityData, Snapshot};
 use crate::domain::integrity::json::uid_of;
+use crate::domain::integrity::Origin;
 use crate::error::{LoadError, Problem};
 
 /// Entity data for one request, checked like the bundle's own.
@@ -139,8 +140,23 @@ impl OverlayBuilder {
                 base: Some(base),
             });
         }
-        let mut json = if self.keep_stored {
-            snapshot.data().to_json()
+        // Each value keeps where it came from: the stored data, or its index
+        // in this overlay's own list, so a problem points at the caller's input.
+        let stored: Arc<str> = Arc::from("stored entities");
+        let mine: Arc<str> = Arc::from(self.label.as_str());
+        let origin = |file: &Arc<str>, index| Origin {
+            file: file.clone(),
+            index,
+            line: None,
+        };
+        let mut json: Vec<(Value, Origin)> = if self.keep_stored {
+            snapshot
+                .data()
+                .to_json()
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (v, origin(&stored, i)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -149,7 +165,7 @@ impl OverlayBuilder {
         for r in &self.remove {
             let k = uid_key(r);
             let before = json.len();
-            json.retain(|v| key(v).as_ref() != Some(&k));
+            json.retain(|(v, _)| key(v).as_ref() != Some(&k));
             if json.len() == before {
                 return Err(Problem::new(format!("{}: remove: no entity {r}", self.label)).into());
             }
@@ -157,23 +173,24 @@ impl OverlayBuilder {
         let mut pos: HashMap<(String, String), usize> = json
             .iter()
             .enumerate()
-            .filter_map(|(i, v)| key(v).map(|k| (k, i)))
+            .filter_map(|(i, (v, _))| key(v).map(|k| (k, i)))
             .collect();
-        for v in self.upsert {
-            match key(&v).and_then(|k| pos.get(&k).copied()) {
-                Some(i) => json[i] = v,
+        for (j, v) in self.upsert.into_iter().enumerate() {
+            let entry = (v, origin(&mine, j));
+            match key(&entry.0).and_then(|k| pos.get(&k).copied()) {
+                Some(i) => json[i] = entry,
                 None => {
-                    if let Some(k) = key(&v) {
+                    if let Some(k) = key(&entry.0) {
                         pos.insert(k, json.len());
                     }
-                    json.push(v);
+                    json.push(entry);
                 }
             }
         }
         for (uid, attrs) in &self.set {
             let target = pos
                 .get(&uid_key(uid))
-                .and_then(|&i| json[i].get_mut("attrs"))
+                .and_then(|&i| json[i].0.get_mut("attrs"))
                 .and_then(Value::as_object_mut)
                 .ok_or_else(|| {
                     Problem::new(format!("{}: set: no entity {uid} with attrs", self.label))

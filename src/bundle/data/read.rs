@@ -40,26 +40,37 @@ pub(crate) fn read_entries(
     }
 }
 
-/// Entity JSON that is not from a file (a request's, a scenario's), labelled.
+/// Entity JSON that is not from a file (a request's, a scenario's), each
+/// value with where it came from.
 pub(crate) fn entries_of_json(
-    values: Vec<Json>,
-    label: &str,
+    values: Vec<(Json, Origin)>,
     schema: &StoreSchema,
 ) -> Result<Vec<Entry>, Vec<Problem>> {
-    let file: Arc<str> = Arc::from(label);
     let mut entries = Vec::with_capacity(values.len());
     let mut problems = Vec::new();
-    for (index, v) in values.iter().enumerate() {
-        let origin = Origin {
-            file: file.clone(),
-            index,
-            line: None,
-        };
-        if !gather(convert(v, origin, schema), &mut entries, &mut problems) {
+    for (v, origin) in values {
+        if !gather(convert(&v, origin, schema), &mut entries, &mut problems) {
             break;
         }
     }
     finish(entries, problems)
+}
+
+/// Values labelled `label`, each at its index in the list.
+pub(crate) fn labelled(values: Vec<Json>, label: &str) -> Vec<(Json, Origin)> {
+    let file: Arc<str> = Arc::from(label);
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let origin = Origin {
+                file: file.clone(),
+                index,
+                line: None,
+            };
+            (v, origin)
+        })
+        .collect()
 }
 
 /// Adds a converted entity (or its problem); false once enough problems
@@ -165,7 +176,7 @@ fn read_file(
 
 /// The problem with a file that is not a well-formed JSON array, as
 /// `serde_json` reports it on the whole text.
-fn whole_file_problem(rel: &Path, text: &str) -> Problem {
+pub(crate) fn whole_file_problem(rel: &Path, text: &str) -> Problem {
     match serde_json::from_str::<serde::de::IgnoredAny>(text) {
         Err(e) => {
             let offset = offset_of(text, e.line(), e.column());

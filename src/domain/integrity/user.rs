@@ -55,22 +55,24 @@ pub fn check(i: usize, item: &Item<'_>, index: &mut Index, problems: &mut Vec<Pr
             ));
         }
     }
-    let projects = e
-        .ref_set_attr("memberOf")
-        .into_iter()
-        .map(|(_, p)| p.to_string())
-        .collect();
-    index.member_of.insert(id.to_string(), (i, projects));
+    index
+        .member_of
+        .insert(id.to_string(), (i, ids_of(e, "memberOf")));
     let home = e
         .ref_attr("workspace")
         .map(|(_, w)| w.to_string())
         .unwrap_or_default();
-    let to = e
-        .ref_set_attr("connectedTo")
+    index
+        .connected
+        .insert(id.to_string(), (home, ids_of(e, "connectedTo")));
+}
+
+/// The ids the references of a set attribute name.
+fn ids_of(e: &dyn super::EntityView, attr: &str) -> std::collections::BTreeSet<String> {
+    e.ref_set_attr(attr)
         .into_iter()
-        .map(|(_, w)| w.to_string())
-        .collect();
-    index.connected.insert(id.to_string(), (home, to));
+        .map(|(_, id)| id.to_string())
+        .collect()
 }
 
 /// An address names one person: no two users share a (normalised) e-mail
