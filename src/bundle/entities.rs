@@ -15,8 +15,15 @@ use crate::error::{LoadError, Problem};
 pub(crate) struct EntityData {
     /// The entities, compact; each request gets the few it can reach.
     pub store: EntityStore,
-    /// Hash of the entity files.
+    /// The data's version: the hash of the entity files, chained with every
+    /// change applied since.
     pub content_hash: String,
+    /// Hash of the entity files it was built from (a reload compares it).
+    pub fixtures_hash: String,
+    /// Changes applied over the files' data (the data API's, replayed).
+    pub changes: u64,
+    /// The chain hash of those changes (empty for none).
+    pub updates_digest: String,
     /// Number of entities read.
     pub count: usize,
     /// The roles it names, to re-check against new policy files.
@@ -161,7 +168,7 @@ impl EntityData {
         Self::from_entries(entries, pack, label_hash(label), Some(base))
     }
 
-    fn from_entries(
+    pub(super) fn from_entries(
         entries: Vec<super::data::Entry>,
         pack: &PolicyPack,
         content_hash: String,
@@ -191,6 +198,9 @@ impl EntityData {
         let store = EntityStore::from_entries(entries, schema.clone());
         Ok(EntityData {
             store,
+            fixtures_hash: content_hash.clone(),
+            changes: 0,
+            updates_digest: String::new(),
             content_hash,
             count,
             roles: checked.roles,

@@ -6,6 +6,7 @@
 //! policy side ([`PolicyPack`]) and the entity side ([`EntityData`]) load
 //! separately, so a policy edit does not pay for parsing a large entity file.
 
+mod change;
 mod data;
 mod entities;
 mod overlay;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub(crate) use entities::{release_free_memory, EntityData};
+pub use change::{Change, EntityRef};
 pub use overlay::{Overlay, OverlayBuilder};
 pub use pack::{Effect, PolicyInfo, SYSTEM_ROLES_LOCK};
 pub(crate) use pack::{PackSources, PolicyPack};

@@ -146,7 +146,7 @@ impl OverlayBuilder {
         let mine: Arc<str> = Arc::from(self.label.as_str());
         let origin = |file: &Arc<str>, index| Origin {
             file: file.clone(),
-            index,
+            index: Some(index),
             line: None,
         };
         let mut json: Vec<(Value, Origin)> = if self.keep_stored {

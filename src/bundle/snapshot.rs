@@ -6,11 +6,11 @@ use std::time::SystemTime;
 use cedar_policy::{Entities, EntityUid, Response, Schema};
 use sha2::{Digest, Sha256};
 
-use super::{EntityData, Overlay, PolicyInfo, PolicyPack};
+use super::{Change, EntityData, Overlay, PolicyInfo, PolicyPack};
 use crate::domain;
 use crate::domain::directory::Addresses;
 use crate::engine::{Engine, Strategy};
-use crate::error::{Problem, RequestError};
+use crate::error::{LoadError, Problem, RequestError};
 use crate::query::{Decision, Query};
 
 /// An immutable, validated view of one bundle: schema, policies and entity
@@ -177,9 +177,61 @@ impl Snapshot {
         self.pack.engine.actions()
     }
 
-    /// Number of entities read from the bundle's entity files.
+    /// Number of stored entities (read from the bundle's entity files, with
+    /// the changes applied since).
     pub fn entity_count(&self) -> usize {
         self.data.count
+    }
+
+    /// The version of the entity data alone: the hash of the entity files,
+    /// combined with the chain of changes applied over them.
+    pub fn data_version(&self) -> &str {
+        &self.data.content_hash[..16.min(self.data.content_hash.len())]
+    }
+
+    /// How many changes ([`Snapshot::with_change`], the data API) were
+    /// applied over the entity files' data.
+    pub fn data_changes(&self) -> u64 {
+        self.data.changes
+    }
+
+    /// The chain hash of the changes applied over the files' data.
+    pub(crate) fn updates_digest(&self) -> &str {
+        &self.data.updates_digest
+    }
+
+    /// One stored entity as Cedar entity JSON (`None` when not stored).
+    pub fn entity_json(&self, uid: &EntityUid) -> Option<serde_json::Value> {
+        let key = self
+            .data
+            .store
+            .key_of(&uid.type_name().to_string(), uid.id().unescaped())?;
+        self.data.store.entity_json(&key)
+    }
+
+    /// A new snapshot: this one with `change` applied to its entity data
+    /// (the policies and everything the change leaves alone are shared), or
+    /// every problem the change would bring. Costs what the change touches,
+    /// not the size of the data (a delete also scans the data for entities
+    /// that refer to what it deletes).
+    pub fn with_change(&self, change: &Change) -> Result<Snapshot, LoadError> {
+        let digest = change.chain(&self.data.updates_digest);
+        self.with_change_as(change, "change", digest, self.data.changes + 1)
+    }
+
+    /// [`Snapshot::with_change`] with the change's label in messages, and
+    /// the digest and count of the changes over the files' data it makes.
+    pub(crate) fn with_change_as(
+        &self,
+        change: &Change,
+        label: &str,
+        digest: String,
+        changes: u64,
+    ) -> Result<Snapshot, LoadError> {
+        let data = self
+            .data
+            .apply(change, &self.pack, label, digest, changes)?;
+        Ok(Snapshot::new(self.pack.clone(), Arc::new(data)))
     }
 
     /// The schema.

@@ -2,6 +2,7 @@
 //! 0 allow / success, 2 deny, 1 bad input or a failed check.
 
 mod authorize;
+mod data;
 mod diff;
 mod explain;
 mod generate;
@@ -56,6 +57,8 @@ enum Command {
     Test(test::Args),
     /// Write a bundle with generated entity data of any size, and sample requests.
     Generate(generate::Args),
+    /// The data store of the data API's changes: status, reset.
+    Data(data::Args),
 }
 
 /// Where the bundle is: `--bundle DIR`, else `$TEAMGATE_BUNDLE`, else the
@@ -115,5 +118,6 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Data(a) => data::run(a),
     }
 }

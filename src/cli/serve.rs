@@ -16,6 +16,8 @@ use teamgate::Store;
 pub struct Args {
     #[command(flatten)]
     bundle: BundleArg,
+    #[command(flatten)]
+    data: super::data::DataStoreArg,
     /// Address to listen on. Loopback by default: the sidecar serves the
     /// application next to it.
     #[arg(long, default_value = "127.0.0.1:8180")]
@@ -23,8 +25,8 @@ pub struct Args {
     /// Log every decision as a JSON line to this file, or `-` for stdout.
     #[arg(long)]
     decision_log: Option<String>,
-    /// File holding the bearer token that enables `POST /v1/reload`; without
-    /// it the endpoint is off.
+    /// File holding the bearer token that enables `POST /v1/reload` and the
+    /// data API (`/v1/entities`, `/v1/data`); without it they are off.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
     /// Largest request body in bytes.
@@ -95,17 +97,20 @@ pub fn run(args: Args) -> ExitCode {
 /// Loads the bundle, starts watching, builds the server and serves until a
 /// signal; `Err` is a start-up error to print.
 fn start(args: &Args) -> Result<ExitCode, String> {
-    let store = match Store::open(args.bundle.bundle()) {
+    let admin_token = admin_token(args)?;
+    // With the data API on, its changes are recorded (the store is created);
+    // without it, changes recorded earlier still apply.
+    let store = match args
+        .data
+        .open_store(args.bundle.bundle(), admin_token.is_some())
+    {
         Ok(s) => Arc::new(s),
-        Err(e) => {
-            super::render::load_errors(&e);
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
+        Err(code) => return Ok(code),
     };
     let config = ServerConfig {
         max_body: args.max_body,
         max_batch: args.max_batch,
-        admin_token: admin_token(args)?,
+        admin_token,
         request_timeout: Duration::from_secs(args.request_timeout),
         max_rebuild_entities: args.max_rebuild_entities,
         request_entities: match args.request_entities {

@@ -12,6 +12,8 @@ use teamgate::Effect;
 pub struct Args {
     #[command(flatten)]
     bundle: BundleArg,
+    #[command(flatten)]
+    data: super::data::DataStoreArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -20,7 +22,14 @@ pub struct Args {
 /// Runs `validate`.
 pub fn run(args: Args) -> ExitCode {
     let bundle = args.bundle.bundle();
-    match bundle.load() {
+    let journal = match args.data.journal(&bundle, false) {
+        Ok(j) => j,
+        Err(m) => {
+            eprintln!("error: {m}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    match teamgate::Store::open_with(bundle.clone(), journal).map(|s| s.snapshot()) {
         Ok(snap) => {
             let total = snap.policy_count();
             let permits = snap
@@ -42,6 +51,8 @@ pub fn run(args: Args) -> ExitCode {
                         "policy_files": files.len(),
                         "actions": actions,
                         "entities": snap.entity_count(),
+                        "data_version": snap.data_version(),
+                        "data_changes": snap.data_changes(),
                         "warnings": snap.warnings().iter().map(|w| w.message()).collect::<Vec<_>>(),
                     })
                 ),
@@ -56,6 +67,14 @@ pub fn run(args: Args) -> ExitCode {
                     );
                     println!("  actions   {actions} requestable");
                     println!("  entities  {}", snap.entity_count());
+                    match snap.data_changes() {
+                        0 => println!("  data      version {}", snap.data_version()),
+                        n => println!(
+                            "  data      version {}: the entity files with {n} changes from {}",
+                            snap.data_version(),
+                            args.data.path(&bundle).display()
+                        ),
+                    }
                     println!("  version   {}", snap.version());
                     for w in snap.warnings() {
                         println!("warning: {}", render::problem(w));

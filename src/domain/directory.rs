@@ -2,15 +2,15 @@
 //! `inviteExternal` without an `invitee` finds the person behind the address
 //! in constant time (CX12).
 
-use std::collections::HashMap;
 
 use super::context::Directory;
 
-/// Normalised addresses of the users, both ways.
+/// Normalised addresses of the users, both ways (persistent maps: a change
+/// to a few users shares the rest).
 #[derive(Debug, Clone, Default)]
 pub struct Addresses {
-    by_address: HashMap<String, String>,
-    by_user: HashMap<String, String>,
+    by_address: imbl::HashMap<String, String>,
+    by_user: imbl::HashMap<String, String>,
 }
 
 impl Addresses {
@@ -20,6 +20,25 @@ impl Addresses {
         for (id, a) in pairs {
             out.by_address.insert(a.clone(), id.clone());
             out.by_user.insert(id, a);
+        }
+        out
+    }
+
+    /// These addresses without those of `removed` users, with `added`'s.
+    pub fn changed<'a>(
+        &self,
+        removed: impl IntoIterator<Item = &'a str>,
+        added: &Addresses,
+    ) -> Addresses {
+        let mut out = self.clone();
+        for user in removed {
+            if let Some(a) = out.by_user.remove(user) {
+                out.by_address.remove(&a);
+            }
+        }
+        for (user, a) in added.by_user.iter() {
+            out.by_address.insert(a.clone(), user.clone());
+            out.by_user.insert(user.clone(), a.clone());
         }
         out
     }

@@ -23,6 +23,8 @@ pub struct Metrics {
     http_401: AtomicU64,
     http_408: AtomicU64,
     http_413: AtomicU64,
+    data_changes: AtomicU64,
+    data_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -46,6 +48,11 @@ impl Metrics {
             _ => return,
         }
         .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a data API change, taken or refused.
+    pub fn data_change(&self, taken: bool) {
+        if taken { &self.data_changes } else { &self.data_refused }.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -113,6 +120,28 @@ impl Metrics {
             out,
             "teamgate_policy_version_info{{version=\"{}\"}} 1",
             status.version
+        );
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_data_changes_total Data API changes, taken or refused."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_data_changes_total counter");
+        for (outcome, c) in [("taken", &self.data_changes), ("refused", &self.data_refused)] {
+            let _ = writeln!(
+                out,
+                "teamgate_data_changes_total{{outcome=\"{outcome}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP teamgate_data_version_info The entity data version serving, and the changes over the entity files."
+        );
+        let _ = writeln!(out, "# TYPE teamgate_data_version_info gauge");
+        let _ = writeln!(
+            out,
+            "teamgate_data_version_info{{data_version=\"{}\",changes=\"{}\"}} 1",
+            status.data_version, status.data_changes
         );
         let _ = writeln!(
             out,

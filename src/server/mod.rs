@@ -4,6 +4,7 @@
 //! per batch) and knows nothing of files or watching.
 
 pub mod api;
+mod data;
 mod decide;
 pub mod decision_log;
 pub mod error;
@@ -29,8 +30,12 @@ use self::metrics::Metrics;
 use crate::store::{ReloadOutcome, Store};
 
 /// Every route, as `(method, path)`: the OpenAPI document is checked against it.
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 11] = [
     ("post", "/v1/is_authorized"),
+    ("post", "/v1/entities"),
+    ("delete", "/v1/entities"),
+    ("get", "/v1/entities/{type}/{id}"),
+    ("put", "/v1/data"),
     ("post", "/v1/batch_is_authorized"),
     ("get", "/v1/policies"),
     ("post", "/v1/reload"),
@@ -65,7 +70,7 @@ pub struct ServerConfig {
     pub max_body: usize,
     /// Most requests in one batch (400 beyond).
     pub max_batch: usize,
-    /// Bearer token for `POST /v1/reload`; without one the endpoint is off.
+    /// Bearer token for `POST /v1/reload` and the data API; without one they are off.
     pub admin_token: Option<String>,
     /// Time a request may take, body included (408 beyond).
     pub request_timeout: Duration,
@@ -128,6 +133,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/batch_is_authorized", post(batch_is_authorized))
         .route("/v1/policies", get(policies))
         .route("/v1/reload", post(reload))
+        .route(
+            "/v1/entities",
+            post(data::upsert).delete(data::delete),
+        )
+        .route("/v1/entities/{type}/{id}", get(data::get_one))
+        .route("/v1/data", axum::routing::put(data::replace))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -261,6 +272,8 @@ async fn policies(State(state): State<Arc<AppState>>) -> Response {
         "loaded_at": unix(snap.loaded_at()),
         "policies": list,
         "entities": snap.entity_count(),
+        "data_version": snap.data_version(),
+        "data_changes": snap.data_changes(),
         "reloads": status.reloads,
         "reload_failures": status.failures,
         "last_reload_error": status.last_error,
@@ -282,23 +295,15 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let Some(token) = &state.config.admin_token else {
+    if state.config.admin_token.is_none() {
         return ApiError::status(
             StatusCode::NOT_FOUND,
             "reload is off: start the server with --admin-token-file to enable it",
         )
         .into_response();
-    };
-    let given = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
-        return ApiError::status(
-            StatusCode::UNAUTHORIZED,
-            "a valid admin bearer token is required",
-        )
-        .into_response();
+    }
+    if let Err(e) = data::authorize(&state, &headers) {
+        return e.into_response();
     }
     let store = state.store.clone();
     let outcome = match tokio::task::spawn_blocking(move || store.reload()).await {

@@ -34,7 +34,7 @@ pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>
     }
     let (old_pack, old_data) = (old.pack(), old.data());
     let pack_changed = sources.hash(bundle.root()) != old_pack.content_hash;
-    let data_changed = hash_sources(&fixtures, bundle.root()) != old_data.content_hash;
+    let data_changed = hash_sources(&fixtures, bundle.root()) != old_data.fixtures_hash;
     if !pack_changed && !data_changed {
         return Ok(None);
     }

@@ -13,6 +13,7 @@
 //! [`Store::watch`]).
 
 mod disk;
+pub mod journal;
 pub mod watch;
 
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -22,8 +23,9 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwap;
 use serde::Serialize;
 
-use crate::bundle::{Bundle, Snapshot};
+use crate::bundle::{Bundle, Change, Snapshot};
 use crate::error::{LoadError, Problem};
+use journal::Journal;
 
 pub use watch::{WatchGuard, DEFAULT_DEBOUNCE};
 
@@ -112,6 +114,12 @@ pub struct StoreStatus {
     pub reloads: u64,
     /// Failed reloads.
     pub failures: u64,
+    /// Data changes taken since start.
+    pub updates: u64,
+    /// Changes applied over the entity files' data (recorded ones included).
+    pub data_changes: u64,
+    /// The entity data's version.
+    pub data_version: String,
 }
 
 #[derive(Debug, Default)]
@@ -120,7 +128,41 @@ struct Inner {
     last_error_at: Option<SystemTime>,
     reloads: u64,
     failures: u64,
+    updates: u64,
     subscribers: Vec<Sender<ReloadEvent>>,
+}
+
+/// A data change the store took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Updated {
+    /// The snapshot version serving now.
+    pub version: String,
+    /// The entity data's version.
+    pub data_version: String,
+    /// Stored entities now.
+    pub entities: usize,
+    /// Time to check, record and swap, in microseconds.
+    pub micros: u128,
+}
+
+/// Why a data change was refused (nothing changed).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateError {
+    /// The caller's `If-Match` version is not the one serving.
+    #[error("the change was made against version {expected}, but version {current} serves")]
+    VersionMismatch {
+        /// The version the caller expected.
+        expected: String,
+        /// The version serving.
+        current: String,
+    },
+    /// The change breaks the schema or an integrity rule.
+    #[error("the change is refused ({} problem(s)); nothing changed", .0.problems().len())]
+    Invalid(LoadError),
+    /// The change could not be made durable.
+    #[error("{0}")]
+    Storage(Problem),
 }
 
 /// The current snapshot of one bundle, and how to reload it.
@@ -129,20 +171,83 @@ pub struct Store {
     bundle: Bundle,
     current: ArcSwap<Snapshot>,
     inner: Mutex<Inner>,
-    /// Serialises reloads (the watcher, SIGHUP and the admin endpoint may race).
+    /// Serialises reloads and changes (the watcher, SIGHUP, the admin
+    /// endpoint and the data API may race).
     reloading: Mutex<()>,
+    /// Where data changes are kept, if anywhere.
+    journal: Option<Journal>,
 }
 
 impl Store {
     /// Loads the bundle; fails if it is invalid (there is no last good one yet).
     pub fn open(bundle: Bundle) -> Result<Store, LoadError> {
+        Self::open_with(bundle, None)
+    }
+
+    /// Loads the bundle and applies the changes recorded in `journal` over
+    /// its entity files; later changes ([`Store::update`]) are recorded there.
+    pub fn open_with(bundle: Bundle, journal: Option<Journal>) -> Result<Store, LoadError> {
         let snap = bundle.load()?;
+        let snap = replay(snap, journal.as_ref()).map_err(LoadError::new)?;
         Ok(Store {
             bundle,
             current: ArcSwap::from_pointee(snap),
             inner: Mutex::new(Inner::default()),
             reloading: Mutex::new(()),
+            journal,
         })
+    }
+
+    /// The journal data changes are recorded in, if any.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
+    }
+
+    /// Applies a change to the entity data: checked whole, recorded in the
+    /// journal (durably) and then served, or refused with nothing changed.
+    /// With `if_match`, refused unless that version is the one serving.
+    pub fn update(&self, change: &Change, if_match: Option<&str>) -> Result<Updated, UpdateError> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let old = self.current.load_full();
+        if let Some(expected) = if_match {
+            if expected != old.version() {
+                return Err(UpdateError::VersionMismatch {
+                    expected: expected.to_string(),
+                    current: old.version().to_string(),
+                });
+            }
+        }
+        let digest = change.chain(old.updates_digest());
+        let changes = old.data_changes() + 1;
+        let new = old
+            .with_change_as(change, "request body", digest.clone(), changes)
+            .map_err(UpdateError::Invalid)?;
+        if let Some(j) = &self.journal {
+            j.record(change, &digest, changes)
+                .map_err(UpdateError::Storage)?;
+        }
+        let updated = Updated {
+            version: new.version().to_string(),
+            data_version: new.data_version().to_string(),
+            entities: new.entity_count(),
+            micros: started.elapsed().as_micros(),
+        };
+        let mut inner = self.lock();
+        self.current.store(Arc::new(new));
+        inner.updates += 1;
+        drop(inner);
+        tracing::info!(
+            target: "teamgate::data",
+            "data change {changes}: version {} -> {} ({} upserted, {} deleted{}, {} µs)",
+            old.version(),
+            updated.version,
+            change.upserts().len(),
+            change.deletes().len(),
+            if change.replaces_all() { ", all data replaced" } else { "" },
+            updated.micros
+        );
+        Ok(updated)
     }
 
     /// The bundle it serves.
@@ -166,6 +271,9 @@ impl Store {
             last_error_at: inner.last_error_at,
             reloads: inner.reloads,
             failures: inner.failures,
+            updates: inner.updates,
+            data_changes: snap.data_changes(),
+            data_version: snap.data_version().to_string(),
         }
     }
 
@@ -192,9 +300,20 @@ impl Store {
             Ok(None) => (ReloadOutcome::Unchanged, None),
             Ok(Some(rebuilt)) => {
                 let new = rebuilt.into_snapshot();
-                let summary =
-                    summarize(&old, &new, rebuilt_entities(&old, &new), started.elapsed());
-                (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
+                let reloaded = rebuilt_entities(&old, &new);
+                // Entity files read again: the recorded changes go over them.
+                let new = if reloaded {
+                    replay(new, self.journal.as_ref())
+                } else {
+                    Ok(new)
+                };
+                match new {
+                    Ok(new) => {
+                        let summary = summarize(&old, &new, reloaded, started.elapsed());
+                        (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
+                    }
+                    Err(problems) => (ReloadOutcome::Failed(problems), None),
+                }
             }
             Err(problems) => (ReloadOutcome::Failed(problems), None),
         };
@@ -249,6 +368,28 @@ impl Store {
             .subscribers
             .retain(|tx| tx.send(event.clone()).is_ok());
     }
+}
+
+/// The snapshot with the journal's recorded changes applied over its
+/// entity files' data.
+fn replay(snap: Snapshot, journal: Option<&Journal>) -> Result<Snapshot, Vec<Problem>> {
+    let Some(j) = journal else {
+        return Ok(snap);
+    };
+    let Some(r) = j.recorded().map_err(|p| vec![p])? else {
+        return Ok(snap);
+    };
+    let label = format!("changes recorded in {}", j.path().display());
+    snap.with_change_as(&r.change, &label, r.digest, r.changes)
+        .map_err(|e| {
+            let mut problems = e.into_problems();
+            problems.push(Problem::in_file(
+                j.path(),
+                "the changes recorded in the data store no longer fit the entity files; \
+                 fix the files, or start afresh from them with `teamgate data reset`",
+            ));
+            problems
+        })
 }
 
 /// Whether `new` holds other entity data than `old` (not the same `Arc`).

@@ -16,6 +16,7 @@ mod shape;
 mod value;
 
 use std::collections::{HashMap, HashSet};
+
 use std::sync::Arc;
 
 use cedar_policy_core::ast::{self, EntityUID, PartialValue};
@@ -124,10 +125,14 @@ impl Names for StoreSchema {
     }
 }
 
+/// The entities by key: a persistent map, so that a change to a few
+/// entities makes a new store in O(log n), sharing everything else.
+type Map = imbl::HashMap<Key, Arc<Stored>>;
+
 /// Every entity of the data, compact, checked against the schema's shapes.
 pub(crate) struct EntityStore {
     schema: Arc<StoreSchema>,
-    entities: HashMap<Key, Arc<Stored>>,
+    entities: Map,
     /// Cedar entities built for recent requests (hub entities such as the
     /// workspace and the roles stay in it): bounded, so memory stays flat.
     built: quick_cache::sync::Cache<Key, Arc<ast::Entity>>,
@@ -172,15 +177,80 @@ impl EntityStore {
 
     /// The store of checked entries (their integrity already checked).
     pub fn from_entries(entries: Vec<Entry>, schema: Arc<StoreSchema>) -> EntityStore {
+        let entities: Map = entries.into_iter().map(|e| (e.key, e.stored)).collect();
+        Self::with_map(entities, schema)
+    }
+
+    fn with_map(entities: Map, schema: Arc<StoreSchema>) -> EntityStore {
         // A request's own few entities need no room for thousands.
-        let capacity = entries.len().clamp(16, BUILT_CAPACITY);
-        let mut entities = HashMap::with_capacity(entries.len());
-        entities.extend(entries.into_iter().map(|e| (e.key, e.stored)));
+        let capacity = entities.len().clamp(16, BUILT_CAPACITY);
         EntityStore {
             schema,
             entities,
             built: quick_cache::sync::Cache::new(capacity),
         }
+    }
+
+    /// A new store: this one with `upserts` put in and `deletes` taken out,
+    /// everything else shared (O(log n) a change). Its cache of built
+    /// entities starts empty: an entity's Cedar value holds its ancestors'
+    /// closure, which a change may alter.
+    pub fn changed(&self, upserts: Vec<Entry>, deletes: &[Key]) -> EntityStore {
+        let mut entities = self.entities.clone();
+        for k in deletes {
+            entities.remove(k);
+        }
+        for e in upserts {
+            entities.insert(e.key, e.stored);
+        }
+        Self::with_map(entities, self.schema.clone())
+    }
+
+    /// How many entities are stored.
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// The key of a stored-or-not entity of a schema type.
+    pub fn key_of(&self, type_name: &str, id: &str) -> Option<Key> {
+        Some(Key {
+            ty: self.schema.shapes.find_type(type_name)?,
+            id: SmolStr::new(id),
+        })
+    }
+
+    /// The stored entity with this key, as an entry that the checks can read
+    /// again (labelled `origin`).
+    pub fn entry(&self, key: &Key, origin: Origin) -> Option<Entry> {
+        let stored = self.entities.get(key)?.clone();
+        Some(Entry {
+            key: key.clone(),
+            stored,
+            origin,
+        })
+    }
+
+    /// The stored entities (other than `except`) that refer to any of
+    /// `targets` in an attribute, a tag or a parent: a scan of the store,
+    /// paid by deletes only.
+    pub fn referrers(&self, targets: &HashSet<Key>, except: &HashSet<Key>) -> Vec<Key> {
+        let mut out = Vec::new();
+        for (k, s) in self.entities.iter() {
+            if except.contains(k) {
+                continue;
+            }
+            let mut refs = Vec::new();
+            for (_, v) in s.attrs.iter() {
+                v.direct_refs(&mut refs);
+            }
+            for (_, v) in s.tags.iter() {
+                v.direct_refs(&mut refs);
+            }
+            if refs.into_iter().chain(s.parents.iter()).any(|r| targets.contains(r)) {
+                out.push(k.clone());
+            }
+        }
+        out
     }
 
     /// The stored entity of this type and id, as the checks read it.
@@ -195,6 +265,22 @@ impl EntityStore {
             stored,
             schema: &self.schema,
         })
+    }
+
+    /// The stored entity with this key, as the checks read it.
+    pub fn view_key(&self, key: &Key) -> Option<View<'_>> {
+        let (key, stored) = self.entities.get_key_value(key)?;
+        Some(View {
+            key,
+            stored,
+            schema: &self.schema,
+        })
+    }
+
+    /// The keys of the stored entities of this type (by name): a scan.
+    pub fn keys_of_type(&self, type_name: &str) -> impl Iterator<Item = &Key> + '_ {
+        let ty = self.schema.shapes.find_type(type_name);
+        self.entities.keys().filter(move |k| Some(k.ty) == ty)
     }
 
     /// Whether the store holds an entry with this key.
@@ -367,26 +453,33 @@ impl EntityStore {
 
     /// The data as Cedar entity JSON (for building an overlay over it).
     pub fn to_json(&self) -> Vec<Json> {
+        self.entities
+            .iter()
+            .map(|(k, s)| self.stored_json(k, s))
+            .collect()
+    }
+
+    /// One stored entity as Cedar entity JSON.
+    pub fn entity_json(&self, key: &Key) -> Option<Json> {
+        self.entities.get(key).map(|s| self.stored_json(key, s))
+    }
+
+    fn stored_json(&self, k: &Key, s: &Stored) -> Json {
         let names: &StoreSchema = &self.schema;
         let uid =
             |k: &Key| json!({"type": names.shapes.type_names[k.ty as usize], "id": k.id.as_str()});
-        self.entities
+        let attrs: serde_json::Map<String, Json> = s
+            .attrs
             .iter()
-            .map(|(k, s)| {
-                let attrs: serde_json::Map<String, Json> = s
-                    .attrs
-                    .iter()
-                    .map(|(n, v)| (names.attr_name(*n).to_string(), v.to_json(names)))
-                    .collect();
-                let tags: serde_json::Map<String, Json> = s
-                    .tags
-                    .iter()
-                    .map(|(t, v)| (t.to_string(), v.to_json(names)))
-                    .collect();
-                let parents: Vec<Json> = s.parents.iter().map(uid).collect();
-                json!({"uid": uid(k), "attrs": attrs, "parents": parents, "tags": tags})
-            })
-            .collect()
+            .map(|(n, v)| (names.attr_name(*n).to_string(), v.to_json(names)))
+            .collect();
+        let tags: serde_json::Map<String, Json> = s
+            .tags
+            .iter()
+            .map(|(t, v)| (t.to_string(), v.to_json(names)))
+            .collect();
+        let parents: Vec<Json> = s.parents.iter().map(uid).collect();
+        json!({"uid": uid(k), "attrs": attrs, "parents": parents, "tags": tags})
     }
 }
 
@@ -428,6 +521,11 @@ impl<'a> View<'a> {
             stored: &entry.stored,
             schema,
         }
+    }
+
+    /// Type name and id, borrowed from the store.
+    pub fn uid_names(&self) -> (&'a str, &'a str) {
+        self.uid(self.key)
     }
 
     fn attr(&self, name: &str) -> Option<&'a Val> {

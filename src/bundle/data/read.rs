@@ -65,7 +65,7 @@ pub(crate) fn labelled(values: Vec<Json>, label: &str) -> Vec<(Json, Origin)> {
         .map(|(index, v)| {
             let origin = Origin {
                 file: file.clone(),
-                index,
+                index: Some(index),
                 line: None,
             };
             (v, origin)
@@ -134,7 +134,7 @@ fn read_file(
                         };
                         let origin = Origin {
                             file: file.clone(),
-                            index,
+                            index: Some(index),
                             line: lines.get(index).copied(),
                         };
                         let mut converted = convert(&value, origin, schema);

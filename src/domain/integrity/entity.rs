@@ -11,9 +11,10 @@ pub fn check_uids(items: &[Item<'_>], index: &mut Index, problems: &mut Vec<Prob
         let ids = index.by_uid.entry(e.type_name().to_string()).or_default();
         if let Some(prev) = ids.insert(e.id().to_string(), i) {
             let p = items[prev].origin;
+            let at = p.index.map(|i| format!(" at $[{i}]")).unwrap_or_default();
             problems.push(item.problem(format!(
-                "is defined twice (first in {} at $[{}])",
-                p.file, p.index
+                "is defined twice (first in {}{at})",
+                p.file
             )));
         }
     }

@@ -78,13 +78,23 @@ pub trait Outside {
 pub struct Origin {
     /// File it came from (or a label such as `additional_entities`).
     pub file: Arc<str>,
-    /// Index in that file's array.
-    pub index: usize,
+    /// Index in that file's (or list's) array; `None` for an entity of the
+    /// stored data, named by its uid alone.
+    pub index: Option<usize>,
     /// 1-based line where it starts, when read from a file.
     pub line: Option<usize>,
 }
 
 impl Origin {
+    /// An entity of the stored data (not of the input being checked).
+    pub fn stored(label: Arc<str>) -> Origin {
+        Origin {
+            file: label,
+            index: None,
+            line: None,
+        }
+    }
+
     /// A problem about the entity `(ty, id)` read here, at `suffix` (a JSON
     /// path below the entity, e.g. `.attrs.role`).
     pub fn problem(
@@ -99,7 +109,10 @@ impl Origin {
             format!("{uid}{}", message.into()),
         )
         .with_line(self.line)
-        .with_json_path(format!("$[{}]{suffix}", self.index))
+        .with_json_path(match self.index {
+            Some(i) => format!("$[{i}]{suffix}"),
+            None => suffix.trim_start_matches('.').to_string(),
+        })
     }
 }
 
@@ -170,6 +183,43 @@ pub fn normalize(type_name: &str, attr: &str, value: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The rule a problem of these checks breaks, read from its message: the
+/// rule id it ends with (`... (AW1)`), else the name of the loader's own
+/// rule (`references-resolve`, `tags-agree-with-memberOf`,
+/// `one-person-per-address`, `unique-uid`, `schema`, ...).
+pub fn rule_of(message: &str) -> &str {
+    if let Some(id) = trailing_rule_id(message) {
+        return id;
+    }
+    const NAMED: [(&str, &str); 10] = [
+        ("tags do not name", "tags-agree-with-memberOf"),
+        ("does not match the schema", "schema"),
+        ("is defined twice", "unique-uid"),
+        ("which is not in the entity data", "references-resolve"),
+        ("but there is no User::", "references-resolve"),
+        ("memberOf", "tags-agree-with-memberOf"),
+        ("e-mail address", "one-person-per-address"),
+        ("has no policy file", "AW3"),
+        ("userId", "userId-is-the-id"),
+        ("unknown license", "TC1"),
+    ];
+    NAMED
+        .iter()
+        .find(|(needle, _)| message.contains(needle))
+        .map_or("integrity", |(_, rule)| rule)
+}
+
+fn trailing_rule_id(message: &str) -> Option<&str> {
+    let open = message.rfind('(')?;
+    let inner = message[open + 1..].split(')').next()?;
+    let letters = inner.trim_end_matches(|c: char| c.is_ascii_digit());
+    let ok = !letters.is_empty()
+        && letters.len() < inner.len()
+        && letters.len() <= 2
+        && letters.chars().all(|c| c.is_ascii_uppercase());
+    ok.then_some(inner)
 }
 
 /// What the checks found: the problems, and what the data says that later
@@ -250,5 +300,25 @@ pub fn check_with(items: &[Item<'_>], files: &RoleFiles, outside: Option<&dyn Ou
         addresses,
         roles: index.roles,
         default_project_roles: defaults.len(),
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::rule_of;
+
+    #[test]
+    fn every_problem_names_a_rule() {
+        let m = "User::\"dan\" names workspace role Role::\"x\", which does not exist (AW1)";
+        assert_eq!(rule_of(m), "AW1");
+        assert_eq!(
+            rule_of("File::\"f\" refers to Project::\"p\", which is not in the entity data"),
+            "references-resolve"
+        );
+        assert_eq!(
+            rule_of("User::\"u\" lists Project::\"p\", but that project's tags do not name \"u\""),
+            "tags-agree-with-memberOf"
+        );
+        assert_eq!(rule_of("something else (first in f)"), "integrity");
     }
 }

@@ -97,7 +97,7 @@ pub fn check_connections(items: &[Item<'_>], index: &Index, problems: &mut Vec<P
             problems.push(items[*i].problem_at(
                 ".attrs.connectedTo",
                 format!(
-                    "connectedTo is {to:?} but the projects in memberOf outside the home workspace are in {expected:?}"
+                    "connectedTo is {to:?} but the projects in memberOf outside the home workspace are in {expected:?} (CX1)"
                 ),
             ));
         }

@@ -93,6 +93,30 @@ impl RoleIds {
         self.project_roles.insert(id.to_string());
     }
 
+    /// These role ids without `removed` (type name, id) entities, with `added`'s.
+    pub fn changed<'a>(
+        &self,
+        removed: impl IntoIterator<Item = (&'a str, &'a str)>,
+        added: &RoleIds,
+    ) -> RoleIds {
+        let mut out = self.clone();
+        for (ty, id) in removed {
+            match ty {
+                crate::domain::types::ROLE => {
+                    out.roles.remove(id);
+                }
+                crate::domain::types::PROJECT_ROLE => {
+                    out.project_roles.remove(id);
+                }
+                _ => {}
+            }
+        }
+        out.roles
+            .extend(added.roles.iter().map(|(k, v)| (k.clone(), *v)));
+        out.project_roles.extend(added.project_roles.iter().cloned());
+        out
+    }
+
     /// Problems of these roles against new policy files.
     pub fn check(&self, files: &RoleFiles) -> Vec<Problem> {
         let mut out = Vec::new();
