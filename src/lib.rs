@@ -44,7 +44,8 @@ pub mod store;
 pub mod testkit;
 
 pub use bundle::{
-    Bundle, Change, Effect, EntityRef, Overlay, OverlayBuilder, PolicyInfo, Snapshot, SYSTEM_ROLES_LOCK,
+    Bundle, Change, Effect, EntityRef, Overlay, OverlayBuilder, PolicyInfo, Snapshot,
+    SYSTEM_ROLES_LOCK,
 };
 pub use engine::Strategy;
 pub use error::{error_chain, line_col, offset_of, Field, LoadError, Problem, RequestError};

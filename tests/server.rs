@@ -4,116 +4,14 @@
 mod util;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use util::{run, teamgate, ScratchBundle};
-
-struct Server {
-    child: Child,
-    base: String,
-    _bundle: ScratchBundle,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        Self::start_with(ScratchBundle::new(), extra)
-    }
-
-    fn start_with(bundle: ScratchBundle, extra: &[&str]) -> Server {
-        let mut cmd = teamgate();
-        cmd.args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--bundle",
-            &bundle.arg(),
-        ])
-        .args(extra);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start teamgate serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            base: format!("http://{addr}"),
-            _bundle: bundle,
-        }
-    }
-
-    fn bundle(&self) -> &ScratchBundle {
-        &self._bundle
-    }
-
-    fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        let r = client()
-            .post(format!("{}{path}", self.base))
-            .body(body.to_string())
-            .send()
-            .expect("post");
-        let status = r.status().as_u16();
-        (status, r.json().unwrap_or(Value::Null))
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        let r = client()
-            .get(format!("{}{path}", self.base))
-            .send()
-            .expect("get");
-        (r.status().as_u16(), r.text().unwrap_or_default())
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = std::process::Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(ok.success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
-}
-
-fn ask(p: &str, a: &str, r: &str) -> String {
-    json!({"principal": p, "action": a, "resource": r}).to_string()
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting until {what}");
-}
+use util::server::{ask, client, eventually, Server};
+use util::{run, teamgate};
 
 #[test]
 fn is_authorized_answers_in_cedar_agent_shape() {

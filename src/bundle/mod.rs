@@ -17,8 +17,8 @@ mod source;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub(crate) use entities::{release_free_memory, EntityData};
 pub use change::{Change, EntityRef};
+pub(crate) use entities::{release_free_memory, EntityData};
 pub use overlay::{Overlay, OverlayBuilder};
 pub use pack::{Effect, PolicyInfo, SYSTEM_ROLES_LOCK};
 pub(crate) use pack::{PackSources, PolicyPack};

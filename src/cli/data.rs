@@ -90,7 +90,10 @@ pub fn run(args: Args) -> ExitCode {
                     snap.data_changes(),
                     j.path().display()
                 ),
-                None => println!("changes       none (no data store at {})", c.data.path(store.bundle()).display()),
+                None => println!(
+                    "changes       none (no data store at {})",
+                    c.data.path(store.bundle()).display()
+                ),
             }
             ExitCode::SUCCESS
         }
@@ -108,7 +111,10 @@ pub fn run(args: Args) -> ExitCode {
                     }
                 },
                 Ok(None) => {
-                    println!("no data store at {}: nothing to forget", c.data.path(&bundle).display());
+                    println!(
+                        "no data store at {}: nothing to forget",
+                        c.data.path(&bundle).display()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(m) => {

@@ -2,7 +2,6 @@
 //! `inviteExternal` without an `invitee` finds the person behind the address
 //! in constant time (CX12).
 
-
 use super::context::Directory;
 
 /// Normalised addresses of the users, both ways (persistent maps: a change

@@ -111,11 +111,9 @@ pub(super) async fn get_one(
         Err(e) => return ApiError::bad_request("type", e.to_string()).into_response(),
     };
     match snap.entity_json(&uid) {
-        Some(entity) => (
-            [("etag", format!("\"{}\"", snap.version()))],
-            Json(entity),
-        )
-            .into_response(),
+        Some(entity) => {
+            ([("etag", format!("\"{}\"", snap.version()))], Json(entity)).into_response()
+        }
         None => ApiError::status(
             StatusCode::NOT_FOUND,
             format!("{uid} is not in the entity data"),
@@ -162,8 +160,7 @@ async fn change(
         None => None,
         Some(Ok(v)) => Some(v.trim().trim_matches('"').to_string()),
         Some(Err(_)) => {
-            return ApiError::bad_request("If-Match", "not a readable header value")
-                .into_response()
+            return ApiError::bad_request("If-Match", "not a readable header value").into_response()
         }
     };
     let store = state.store.clone();
@@ -219,7 +216,10 @@ fn refused(e: &UpdateError) -> Response {
         }
         UpdateError::Storage(p) => ApiError::status(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("the change could not be recorded, nothing changed: {}", p.message()),
+            format!(
+                "the change could not be recorded, nothing changed: {}",
+                p.message()
+            ),
         )
         .into_response(),
     }
@@ -233,7 +233,9 @@ fn entity_of(message: &str) -> Option<&str> {
         return None;
     }
     let rest = &message[sep + 3..];
-    let end = rest.find("\" ").or_else(|| rest.strip_suffix('"').map(str::len))?;
+    let end = rest
+        .find("\" ")
+        .or_else(|| rest.strip_suffix('"').map(str::len))?;
     Some(&message[..sep + 3 + end + 1])
 }
 

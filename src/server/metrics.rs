@@ -52,7 +52,12 @@ impl Metrics {
 
     /// Records a data API change, taken or refused.
     pub fn data_change(&self, taken: bool) {
-        if taken { &self.data_changes } else { &self.data_refused }.fetch_add(1, Ordering::Relaxed);
+        if taken {
+            &self.data_changes
+        } else {
+            &self.data_refused
+        }
+        .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
@@ -126,7 +131,10 @@ impl Metrics {
             "# HELP teamgate_data_changes_total Data API changes, taken or refused."
         );
         let _ = writeln!(out, "# TYPE teamgate_data_changes_total counter");
-        for (outcome, c) in [("taken", &self.data_changes), ("refused", &self.data_refused)] {
+        for (outcome, c) in [
+            ("taken", &self.data_changes),
+            ("refused", &self.data_refused),
+        ] {
             let _ = writeln!(
                 out,
                 "teamgate_data_changes_total{{outcome=\"{outcome}\"}} {}",

@@ -133,10 +133,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/batch_is_authorized", post(batch_is_authorized))
         .route("/v1/policies", get(policies))
         .route("/v1/reload", post(reload))
-        .route(
-            "/v1/entities",
-            post(data::upsert).delete(data::delete),
-        )
+        .route("/v1/entities", post(data::upsert).delete(data::delete))
         .route("/v1/entities/{type}/{id}", get(data::get_one))
         .route("/v1/data", axum::routing::put(data::replace))
         .route("/healthz", get(|| async { "ok\n" }))

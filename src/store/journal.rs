@@ -54,7 +54,8 @@ impl Journal {
     /// Opens the journal at `path`, creating it (and its directory) if needed.
     pub fn open(path: &Path) -> Result<Journal, Problem> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| problem(path, "cannot create its directory", e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| problem(path, "cannot create its directory", e))?;
         }
         let db = redb::Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => problem(
@@ -92,13 +93,13 @@ impl Journal {
         };
         let changes: u64 = match get("changes")? {
             None => return Ok(None),
-            Some(n) => n
-                .parse()
-                .map_err(|e| fail("corrupt change count", &e))?,
+            Some(n) => n.parse().map_err(|e| fail("corrupt change count", &e))?,
         };
         let digest = get("digest")?.unwrap_or_default();
         let replace = get("replace")?.as_deref() == Some("true");
-        let table = tx.open_table(ENTITIES).map_err(|e| fail("cannot read", &e))?;
+        let table = tx
+            .open_table(ENTITIES)
+            .map_err(|e| fail("cannot read", &e))?;
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
         for row in table.iter().map_err(|e| fail("cannot read", &e))? {
@@ -129,7 +130,10 @@ impl Journal {
     /// transaction: its entities, and the new digest and count.
     pub fn record(&self, change: &Change, digest: &str, changes: u64) -> Result<(), Problem> {
         let fail = |what: &str, e: &dyn std::fmt::Display| problem(&self.path, what, e);
-        let tx = self.db.begin_write().map_err(|e| fail("cannot write", &e))?;
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(|e| fail("cannot write", &e))?;
         {
             let mut meta = tx.open_table(META).map_err(|e| fail("cannot write", &e))?;
             let replaced = change.replaces_all()
@@ -138,9 +142,12 @@ impl Journal {
                     .map_err(|e| fail("cannot read", &e))?
                     .is_some_and(|v| v.value() == "true");
             if change.replaces_all() {
-                tx.delete_table(ENTITIES).map_err(|e| fail("cannot write", &e))?;
+                tx.delete_table(ENTITIES)
+                    .map_err(|e| fail("cannot write", &e))?;
             }
-            let mut table = tx.open_table(ENTITIES).map_err(|e| fail("cannot write", &e))?;
+            let mut table = tx
+                .open_table(ENTITIES)
+                .map_err(|e| fail("cannot write", &e))?;
             for e in change.upserts() {
                 let Some(key) = uid_key_of_json(e) else {
                     return Err(fail("cannot record", &"an entity without a uid"));
@@ -179,9 +186,14 @@ impl Journal {
     /// Forgets every recorded change: the entity files' data serves alone again.
     pub fn clear(&self) -> Result<(), Problem> {
         let fail = |what: &str, e: &dyn std::fmt::Display| problem(&self.path, what, e);
-        let tx = self.db.begin_write().map_err(|e| fail("cannot write", &e))?;
-        tx.delete_table(ENTITIES).map_err(|e| fail("cannot write", &e))?;
-        tx.delete_table(META).map_err(|e| fail("cannot write", &e))?;
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(|e| fail("cannot write", &e))?;
+        tx.delete_table(ENTITIES)
+            .map_err(|e| fail("cannot write", &e))?;
+        tx.delete_table(META)
+            .map_err(|e| fail("cannot write", &e))?;
         tx.commit().map_err(|e| fail("cannot commit", &e))
     }
 }
@@ -194,7 +206,10 @@ fn uid_key(type_name: &str, id: &str) -> String {
 fn uid_key_of_json(e: &Json) -> Option<String> {
     let uid = e.get("uid")?;
     let uid = uid.get("__entity").unwrap_or(uid);
-    Some(uid_key(uid.get("type")?.as_str()?, uid.get("id")?.as_str()?))
+    Some(uid_key(
+        uid.get("type")?.as_str()?,
+        uid.get("id")?.as_str()?,
+    ))
 }
 
 #[cfg(test)]

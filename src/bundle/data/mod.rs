@@ -241,12 +241,16 @@ impl EntityStore {
             }
             let mut refs = Vec::new();
             for (_, v) in s.attrs.iter() {
-                v.direct_refs(&mut refs);
+                v.all_refs(&mut refs);
             }
             for (_, v) in s.tags.iter() {
-                v.direct_refs(&mut refs);
+                v.all_refs(&mut refs);
             }
-            if refs.into_iter().chain(s.parents.iter()).any(|r| targets.contains(r)) {
+            if refs
+                .into_iter()
+                .chain(s.parents.iter())
+                .any(|r| targets.contains(r))
+            {
                 out.push(k.clone());
             }
         }

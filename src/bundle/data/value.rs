@@ -105,6 +105,18 @@ impl Val {
     }
 }
 
+impl Val {
+    /// Every entity key this value names, inside sets and records too.
+    pub fn all_refs<'a>(&'a self, out: &mut Vec<&'a Key>) {
+        match self {
+            Val::Entity(k) => out.push(k),
+            Val::Record(fields) => fields.iter().for_each(|(_, v)| v.all_refs(out)),
+            Val::Set(items) => items.iter().for_each(|v| v.all_refs(out)),
+            _ => {}
+        }
+    }
+}
+
 /// Cedar's name of an entity type, parsed once per type.
 pub(crate) fn type_name(name: &str) -> Option<cedar_policy_core::ast::EntityType> {
     name.parse::<Name>()

@@ -12,10 +12,7 @@ pub fn check_uids(items: &[Item<'_>], index: &mut Index, problems: &mut Vec<Prob
         if let Some(prev) = ids.insert(e.id().to_string(), i) {
             let p = items[prev].origin;
             let at = p.index.map(|i| format!(" at $[{i}]")).unwrap_or_default();
-            problems.push(item.problem(format!(
-                "is defined twice (first in {}{at})",
-                p.file
-            )));
+            problems.push(item.problem(format!("is defined twice (first in {}{at})", p.file)));
         }
     }
 }

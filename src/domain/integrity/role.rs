@@ -113,7 +113,8 @@ impl RoleIds {
         }
         out.roles
             .extend(added.roles.iter().map(|(k, v)| (k.clone(), *v)));
-        out.project_roles.extend(added.project_roles.iter().cloned());
+        out.project_roles
+            .extend(added.project_roles.iter().cloned());
         out
     }
 
