@@ -35,6 +35,7 @@ mod bundle;
 pub mod domain;
 mod engine;
 mod error;
+mod layered;
 mod query;
 pub mod review;
 pub mod scenario;

@@ -4,23 +4,27 @@
 
 use super::context::Directory;
 
-/// Normalised addresses of the users, both ways (persistent maps: a change
-/// to a few users shares the rest).
+/// Normalised addresses of the users, both ways (a change to a few users
+/// shares the rest).
 #[derive(Debug, Clone, Default)]
 pub struct Addresses {
-    by_address: imbl::HashMap<String, String>,
-    by_user: imbl::HashMap<String, String>,
+    by_address: crate::layered::Layered<String, String>,
+    by_user: crate::layered::Layered<String, String>,
 }
 
 impl Addresses {
     /// From (user id, normalised address) pairs.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Addresses {
-        let mut out = Addresses::default();
+        let mut by_address = std::collections::HashMap::new();
+        let mut by_user = std::collections::HashMap::new();
         for (id, a) in pairs {
-            out.by_address.insert(a.clone(), id.clone());
-            out.by_user.insert(id, a);
+            by_address.insert(a.clone(), id.clone());
+            by_user.insert(id, a);
         }
-        out
+        Addresses {
+            by_address: by_address.into(),
+            by_user: by_user.into(),
+        }
     }
 
     /// These addresses without those of `removed` users, with `added`'s.
@@ -31,7 +35,8 @@ impl Addresses {
     ) -> Addresses {
         let mut out = self.clone();
         for user in removed {
-            if let Some(a) = out.by_user.remove(user) {
+            if let Some(a) = out.by_user.get(user).cloned() {
+                out.by_user.remove(&user.to_string());
                 out.by_address.remove(&a);
             }
         }
@@ -39,6 +44,8 @@ impl Addresses {
             out.by_address.insert(a.clone(), user.clone());
             out.by_user.insert(user.clone(), a.clone());
         }
+        out.by_address.compact_if_large();
+        out.by_user.compact_if_large();
         out
     }
 }

@@ -125,9 +125,10 @@ impl Names for StoreSchema {
     }
 }
 
-/// The entities by key: a persistent map, so that a change to a few
-/// entities makes a new store in O(log n), sharing everything else.
-type Map = imbl::HashMap<Key, Arc<Stored>>;
+/// The entities by key: the loaded map shared by every store built from
+/// it, plus the changes since, so that a change to a few entities makes a
+/// new store without copying the rest.
+type Map = crate::layered::Layered<Key, Arc<Stored>>;
 
 /// Every entity of the data, compact, checked against the schema's shapes.
 pub(crate) struct EntityStore {
@@ -203,6 +204,7 @@ impl EntityStore {
         for e in upserts {
             entities.insert(e.key, e.stored);
         }
+        entities.compact_if_large();
         Self::with_map(entities, self.schema.clone())
     }
 
