@@ -106,6 +106,24 @@ impl<K: Hash + Eq + Clone, V: Clone> Layered<K, V> {
             .chain(delta.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))))
     }
 
+    /// The keys of the entries that satisfy `pred`: a scan of the base that
+    /// looks up the changes only for the entries that match (far cheaper
+    /// than [`Layered::iter`] when few do).
+    pub fn keys_where(&self, pred: impl Fn(&K, &V) -> bool) -> Vec<&K> {
+        let delta = &self.delta;
+        self.base
+            .iter()
+            .filter(|(k, v)| pred(k, v) && !delta.contains_key(*k))
+            .map(|(k, _)| k)
+            .chain(
+                delta
+                    .iter()
+                    .filter(|(k, v)| v.as_ref().is_some_and(|v| pred(k, v)))
+                    .map(|(k, _)| k),
+            )
+            .collect()
+    }
+
     /// Every key.
     pub fn keys(&self) -> impl Iterator<Item = &K> + '_ {
         self.iter().map(|(k, _)| k)

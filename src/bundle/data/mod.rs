@@ -236,27 +236,27 @@ impl EntityStore {
     /// `targets` in an attribute, a tag or a parent: a scan of the store,
     /// paid by deletes only.
     pub fn referrers(&self, targets: &HashSet<Key>, except: &HashSet<Key>) -> Vec<Key> {
-        let mut out = Vec::new();
-        for (k, s) in self.entities.iter() {
-            if except.contains(k) {
-                continue;
+        // A delete names a few entities: comparing keys beats hashing each
+        // of the millions of references.
+        let few: Vec<&Key> = targets.iter().collect();
+        let small = few.len() <= 16;
+        let hit = |k: &Key| {
+            if small {
+                few.iter().any(|t| t.ty == k.ty && t.id == k.id)
+            } else {
+                targets.contains(k)
             }
-            let mut refs = Vec::new();
-            for (_, v) in s.attrs.iter() {
-                v.all_refs(&mut refs);
-            }
-            for (_, v) in s.tags.iter() {
-                v.all_refs(&mut refs);
-            }
-            if refs
-                .into_iter()
-                .chain(s.parents.iter())
-                .any(|r| targets.contains(r))
-            {
-                out.push(k.clone());
-            }
-        }
-        out
+        };
+        self.entities
+            .keys_where(|k, s| {
+                (s.parents.iter().any(hit)
+                    || s.attrs.iter().any(|(_, v)| v.any_ref(&hit))
+                    || s.tags.iter().any(|(_, v)| v.any_ref(&hit)))
+                    && !except.contains(k)
+            })
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     /// The stored entity of this type and id, as the checks read it.

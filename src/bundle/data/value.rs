@@ -106,13 +106,14 @@ impl Val {
 }
 
 impl Val {
-    /// Every entity key this value names, inside sets and records too.
-    pub fn all_refs<'a>(&'a self, out: &mut Vec<&'a Key>) {
+    /// Whether any entity key this value names (inside sets and records
+    /// too) satisfies `f`.
+    pub fn any_ref(&self, f: &impl Fn(&Key) -> bool) -> bool {
         match self {
-            Val::Entity(k) => out.push(k),
-            Val::Record(fields) => fields.iter().for_each(|(_, v)| v.all_refs(out)),
-            Val::Set(items) => items.iter().for_each(|v| v.all_refs(out)),
-            _ => {}
+            Val::Entity(k) => f(k),
+            Val::Record(fields) => fields.iter().any(|(_, v)| v.any_ref(f)),
+            Val::Set(items) => items.iter().any(|v| v.any_ref(f)),
+            _ => false,
         }
     }
 }
