@@ -194,7 +194,8 @@ impl EntityData {
         let mut data = if change.replace {
             Self::from_entries(entries, pack, String::new(), None)?
         } else {
-            self.patch(entries, &change.deletes, pack, label)?
+            let deleted = self.deleted_keys(&entries, &change.deletes, label)?;
+            self.patch(entries, deleted, pack, &|_| None)?
         };
         data.fixtures_hash = self.fixtures_hash.clone();
         data.content_hash = data_version(&data.fixtures_hash, &digest);
@@ -203,13 +204,15 @@ impl EntityData {
         Ok(data)
     }
 
-    fn patch(
+    /// The stored keys a change's deletes name (an entity that is not
+    /// stored is no change), or the problems of deletes that name no
+    /// entity type or an entity the change also puts in.
+    fn deleted_keys(
         &self,
-        entries: Vec<Entry>,
+        entries: &[Entry],
         deletes: &[EntityRef],
-        pack: &PolicyPack,
         label: &str,
-    ) -> Result<EntityData, LoadError> {
+    ) -> Result<HashSet<Key>, LoadError> {
         let store = &self.store;
         let mut problems = Vec::new();
         let upserted: HashSet<&Key> = entries.iter().map(|e| &e.key).collect();
@@ -234,9 +237,24 @@ impl EntityData {
                 }
             }
         }
-        if !problems.is_empty() {
-            return Err(LoadError::new(problems));
+        if problems.is_empty() {
+            Ok(deleted)
+        } else {
+            Err(LoadError::new(problems))
         }
+    }
+
+    /// This data with `entries` put in and `deleted` taken out, checked:
+    /// the entries, and the stored entities the change can break (labelled
+    /// by `origin_of` when it knows where they were read, else as stored).
+    pub(super) fn patch(
+        &self,
+        entries: Vec<Entry>,
+        deleted: HashSet<Key>,
+        pack: &PolicyPack,
+        origin_of: &dyn Fn(&Key) -> Option<Origin>,
+    ) -> Result<EntityData, LoadError> {
+        let store = &self.store;
         // Stored entities that go: replaced or deleted.
         let mut removed: HashSet<Key> = entries
             .iter()
@@ -258,7 +276,10 @@ impl EntityData {
         let stored_label: Arc<str> = Arc::from("stored entity");
         let rechecked: Vec<Entry> = affected
             .iter()
-            .filter_map(|k| store.entry(k, Origin::stored(stored_label.clone())))
+            .filter_map(|k| {
+                let origin = origin_of(k).unwrap_or_else(|| Origin::stored(stored_label.clone()));
+                store.entry(k, origin)
+            })
             .collect();
         removed.extend(affected.iter().cloned());
         let is_default = |k: &Key| {
@@ -290,7 +311,7 @@ impl EntityData {
         let defaults = remaining.default_project_roles() + checked.default_project_roles;
         if deleted.iter().any(is_default) && defaults != 1 && project_roles_left(self, &deleted) {
             problems.push(Problem::new(format!(
-                "{label}: the change deletes the default project role and leaves {defaults} \
+                "the change deletes the default project role and leaves {defaults} \
                  defaults: exactly one project role must be the default (isDefault: true) (PR4)"
             )));
         }

@@ -3,9 +3,14 @@
 
 use serde_json::Value;
 
-use super::data::{entries_of_json, labelled, read_entries, whole_file_problem, EntityStore, View};
-use super::source::{read_dir_files, SourceFile};
-use super::{hash_sources, Bundle, PolicyPack};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use super::data::{
+    entries_of_json, labelled, read_entries, whole_file_problem, EntityStore, Entry, Key, View,
+};
+use super::source::{list_dir_files, read_dir_files};
+use super::{Bundle, PolicyPack};
 use crate::domain::directory::Addresses;
 use crate::domain::integrity::{self, Item, Origin, RoleIds};
 use crate::error::{LoadError, Problem};
@@ -76,11 +81,11 @@ impl EntityData {
     /// Reads every `*.json` under `fixtures/` and checks it against `pack`.
     pub fn load(bundle: &Bundle, pack: &PolicyPack) -> Result<EntityData, LoadError> {
         let mut problems = Vec::new();
-        let files = read_dir_files(bundle.fixtures(), "json", &mut problems);
+        let paths = list_dir_files(bundle.fixtures(), "json", &mut problems);
         if !problems.is_empty() {
             return Err(LoadError::new(problems));
         }
-        Self::from_files(bundle, &files, pack, None)
+        Self::from_files(bundle, &paths, pack, None)
     }
 
     /// Reads the entity files of a bundle whose policies do not load, so
@@ -96,33 +101,83 @@ impl EntityData {
         problems
     }
 
-    /// Parses and checks entity files already read; entities unchanged since
-    /// `previous` (the data a reload replaces) are shared with it.
+    /// Parses and checks entity files already read (their text is dropped
+    /// as soon as it is parsed). A reload over `previous` (the data it
+    /// replaces, with the same schema) is a change to it: the entities whose
+    /// JSON did not change are shared, and only the changed ones, with the
+    /// stored entities they can break, are checked again (unless most of
+    /// the data changed, or a uid is defined twice: then all of it is).
     pub fn from_files(
         bundle: &Bundle,
-        files: &[SourceFile],
+        paths: &[PathBuf],
         pack: &PolicyPack,
         previous: Option<&EntityData>,
     ) -> Result<EntityData, LoadError> {
-        if files.is_empty() {
+        if paths.is_empty() {
             return Err(Problem::in_file(
                 bundle.fixtures(),
                 "no *.json entity file in the fixtures directory",
             )
             .into());
         }
-        let entries = read_entries(
-            files,
+        let previous = previous.filter(|p| p.store.same_schema(&pack.store_schema));
+        let (entries, content_hash) = read_entries(
+            paths,
             bundle.root(),
             &pack.store_schema,
             previous.map(|p| &p.store),
         )
         .map_err(LoadError::new)?;
-        let content_hash = hash_sources(files, bundle.root());
-        let data = Self::from_entries(entries, pack, content_hash, None);
+        let data = match previous {
+            Some(p) => p.reloaded(entries, pack, content_hash),
+            None => Self::from_entries(entries, pack, content_hash, None),
+        };
         // A file load parsed megabytes of JSON: give the freed pages back.
         release_free_memory();
         data
+    }
+
+    /// The data of entity files read again over this data: a change to it
+    /// when few entities changed, else a whole new build.
+    fn reloaded(
+        &self,
+        entries: Vec<Entry>,
+        pack: &PolicyPack,
+        content_hash: String,
+    ) -> Result<EntityData, LoadError> {
+        let mut seen: HashSet<&Key> = HashSet::with_capacity(entries.len());
+        let mut duplicate = false;
+        let mut changed = 0;
+        for e in &entries {
+            if !seen.insert(&e.key) {
+                duplicate = true;
+                break;
+            }
+            changed += usize::from(!self.store.holds_same(e));
+        }
+        let deleted: HashSet<Key> = if duplicate {
+            HashSet::new()
+        } else {
+            self.store
+                .keys()
+                .filter(|k| !seen.contains(k))
+                .cloned()
+                .collect()
+        };
+        drop(seen);
+        if duplicate || changed + deleted.len() > entries.len() / 4 {
+            return Self::from_entries(entries, pack, content_hash, None);
+        }
+        let (upserts, unchanged): (Vec<Entry>, Vec<Entry>) =
+            entries.into_iter().partition(|e| !self.store.holds_same(e));
+        let origins: HashMap<&Key, &Origin> =
+            unchanged.iter().map(|e| (&e.key, &e.origin)).collect();
+        let mut data = self.patch(upserts, deleted, pack, &|k| {
+            origins.get(k).map(|o| (*o).clone())
+        })?;
+        data.fixtures_hash = content_hash.clone();
+        data.content_hash = content_hash;
+        Ok(data)
     }
 
     /// Checks and parses entity JSON that is not from files (a request's
@@ -239,18 +294,59 @@ mod tests {
 
     #[test]
     fn a_reload_shares_the_entities_that_did_not_change() {
-        let bundle = Bundle::new(env!("CARGO_MANIFEST_DIR"));
-        let pack = PolicyPack::load(&bundle).expect("shipped pack");
-        let mut problems = Vec::new();
-        let mut files = read_dir_files(bundle.fixtures(), "json", &mut problems);
-        assert!(problems.is_empty());
-        let first = EntityData::from_files(&bundle, &files, &pack, None).expect("loads");
+        let shipped = Bundle::new(env!("CARGO_MANIFEST_DIR"));
+        let pack = PolicyPack::load(&shipped).expect("shipped pack");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("entities.json");
+        let text = std::fs::read_to_string(shipped.fixtures().join("entities.json")).expect("demo");
+        std::fs::write(&file, &text).expect("write");
+        let bundle = Bundle::new(dir.path());
+        let paths = vec![file.clone()];
+        let first = EntityData::from_files(&bundle, &paths, &pack, None).expect("loads");
         // bob's e-mail changes; nothing else does.
-        files[0].text = files[0].text.replace("bob@acme.com", "robert@acme.com");
-        let second = EntityData::from_files(&bundle, &files, &pack, Some(&first)).expect("loads");
+        std::fs::write(&file, text.replace("bob@acme.com", "robert@acme.com")).expect("write");
+        let second = EntityData::from_files(&bundle, &paths, &pack, Some(&first)).expect("loads");
         assert_eq!(second.store.shared_with(&first.store), first.count - 1);
+        assert_ne!(second.content_hash, first.content_hash);
         // Without the previous data nothing is shared.
-        let third = EntityData::from_files(&bundle, &files, &pack, None).expect("loads");
+        let third = EntityData::from_files(&bundle, &paths, &pack, None).expect("loads");
         assert_eq!(third.store.shared_with(&first.store), 0);
+        assert_eq!(third.content_hash, second.content_hash);
+    }
+
+    #[test]
+    fn a_reload_names_the_file_line_of_an_unchanged_entity_it_breaks() {
+        let shipped = Bundle::new(env!("CARGO_MANIFEST_DIR"));
+        let pack = PolicyPack::load(&shipped).expect("shipped pack");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("entities.json");
+        let text = std::fs::read_to_string(shipped.fixtures().join("entities.json")).expect("demo");
+        std::fs::write(&file, &text).expect("write");
+        let bundle = Bundle::new(dir.path());
+        let paths = vec![file.clone()];
+        let first = EntityData::from_files(&bundle, &paths, &pack, None).expect("loads");
+        // The website project no longer tags frank; frank (unchanged) still
+        // lists it in memberOf.
+        let tag = "   \"frank\": {\n    \"__entity\": {\n     \"type\": \"ProjectRole\",\n     \"id\": \"member\"\n    }\n   }\n";
+        assert!(text.contains(tag));
+        let edited = text.replace(&format!(",\n{tag}"), "\n");
+        assert_ne!(edited, text);
+        std::fs::write(&file, &edited).expect("write");
+        let frank_line = edited
+            .lines()
+            .position(|l| l.contains("\"id\": \"frank\""))
+            .expect("frank is there")
+            // 1-based, less the three lines above it ("{", "\"uid\": {", "\"type\"")
+            + 1
+            - 3;
+        let e = EntityData::from_files(&bundle, &paths, &pack, Some(&first)).expect_err("breaks");
+        let p = e
+            .problems()
+            .iter()
+            .find(|p| p.message().contains("User::\"frank\""))
+            .unwrap_or_else(|| panic!("{e:?}"));
+        assert_eq!(p.file(), Some("entities.json"), "{p:?}");
+        assert_eq!(p.line(), Some(frank_line), "{p:?}");
+        assert!(p.json_path().is_some_and(|j| j.starts_with("$[")), "{p:?}");
     }
 }

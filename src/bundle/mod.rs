@@ -23,7 +23,7 @@ pub use overlay::{Overlay, OverlayBuilder};
 pub use pack::{Effect, PolicyInfo, SYSTEM_ROLES_LOCK};
 pub(crate) use pack::{PackSources, PolicyPack};
 pub use snapshot::Snapshot;
-pub(crate) use source::{read_dir_files, SourceFile};
+pub(crate) use source::{hash_paths, list_dir_files, SourceFile};
 
 use sha2::{Digest, Sha256};
 

@@ -38,9 +38,7 @@ pub(crate) fn read_dir_files(
     ext: &str,
     problems: &mut Vec<Problem>,
 ) -> Vec<SourceFile> {
-    let mut paths = Vec::new();
-    collect(dir, ext, &mut paths, problems, 0);
-    paths.sort();
+    let paths = list_dir_files(dir, ext, problems);
     let mut files = Vec::new();
     for path in paths {
         match std::fs::read(&path) {
@@ -52,6 +50,37 @@ pub(crate) fn read_dir_files(
         }
     }
     files
+}
+
+/// The files ending in `.{ext}` below `dir`, as [`read_dir_files`] finds
+/// them, without reading them.
+pub(crate) fn list_dir_files(dir: &Path, ext: &str, problems: &mut Vec<Problem>) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    collect(dir, ext, &mut paths, problems, 0);
+    paths.sort();
+    paths
+}
+
+/// The hash [`crate::bundle::hash_sources`] gives these files (sorted),
+/// read as a stream instead of held.
+pub(crate) fn hash_paths(paths: &[PathBuf], root: &Path) -> Result<String, Problem> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for path in paths {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
+        h.update(rel.as_bytes());
+        h.update([0]);
+        let mut f = std::fs::File::open(path)
+            .map_err(|e| Problem::in_file(path, format!("cannot read: {e}")))?;
+        std::io::copy(&mut f, &mut h)
+            .map_err(|e| Problem::in_file(path, format!("cannot read: {e}")))?;
+        h.update([0]);
+    }
+    Ok(super::hex(&h.finalize()))
 }
 
 fn collect(

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::bundle::{
-    hash_sources, read_dir_files, Bundle, EntityData, PackSources, PolicyPack, Snapshot,
+    hash_paths, list_dir_files, Bundle, EntityData, PackSources, PolicyPack, Snapshot,
 };
 use crate::error::Problem;
 
@@ -28,13 +28,15 @@ pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>
     // Every file is read once: hashed to see what changed, then built from.
     let mut problems = Vec::new();
     let sources = PackSources::read(bundle, &mut problems);
-    let fixtures = read_dir_files(bundle.fixtures(), "json", &mut problems);
+    // The entity files are hashed as a stream, and read only if they changed.
+    let fixtures = list_dir_files(bundle.fixtures(), "json", &mut problems);
     if !problems.is_empty() {
         return Err(problems);
     }
     let (old_pack, old_data) = (old.pack(), old.data());
     let pack_changed = sources.hash(bundle.root()) != old_pack.content_hash;
-    let data_changed = hash_sources(&fixtures, bundle.root()) != old_data.fixtures_hash;
+    let data_changed =
+        hash_paths(&fixtures, bundle.root()).map_err(|p| vec![p])? != old_data.fixtures_hash;
     if !pack_changed && !data_changed {
         return Ok(None);
     }

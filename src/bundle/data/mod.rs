@@ -171,6 +171,19 @@ impl EntityStore {
             .count()
     }
 
+    /// Whether this store holds exactly this entry (the same shared value:
+    /// a reload found it unchanged).
+    pub fn holds_same(&self, entry: &Entry) -> bool {
+        self.entities
+            .get(&entry.key)
+            .is_some_and(|s| Arc::ptr_eq(s, &entry.stored))
+    }
+
+    /// Every stored key.
+    pub fn keys(&self) -> impl Iterator<Item = &Key> + '_ {
+        self.entities.keys()
+    }
+
     /// Whether entries typed with `schema` can be shared with this store's.
     pub fn same_schema(&self, schema: &StoreSchema) -> bool {
         self.schema.fingerprint == schema.fingerprint
