@@ -45,8 +45,8 @@ pub mod store;
 pub mod testkit;
 
 pub use bundle::{
-    Bundle, Change, Effect, EntityRef, Overlay, OverlayBuilder, PolicyInfo, Snapshot,
-    SYSTEM_ROLES_LOCK,
+    write_manifest, Bundle, Change, Effect, EntityRef, Overlay, OverlayBuilder, PolicyInfo,
+    Snapshot, MANIFEST_FILE, SYSTEM_ROLES_LOCK,
 };
 pub use engine::Strategy;
 pub use error::{error_chain, line_col, offset_of, Field, LoadError, Problem, RequestError};

@@ -428,3 +428,103 @@ fn watch_command_reports_each_save() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_burst_of_writes_reloads_once_the_bundle_is_still() {
+    // A forbid moved into the bundle in two files, written 100 ms apart:
+    // the first file alone would let carol create projects. Nothing
+    // reloads until the bundle has been still for the quiet period.
+    let b = ScratchBundle::new();
+    let store = Arc::new(Store::open(Bundle::new(b.path())).expect("bundle loads"));
+    let events = store.subscribe();
+    let s = store.clone();
+    let _w = WatchGuard::start(
+        &Bundle::new(b.path()),
+        Duration::from_millis(600),
+        move || {
+            s.reload();
+        },
+    )
+    .unwrap();
+    let allowed_meanwhile = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (store, seen, stop) = (store.clone(), allowed_meanwhile.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if carol_creates(&store) {
+                    seen.store(true, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    b.write("policies/rules/probe.cedar", PROBE);
+    std::thread::sleep(Duration::from_millis(100));
+    b.write(
+        "policies/rules/probe-forbid.cedar",
+        "@id(\"probe-forbid\")\n@rules(\"AW3\")\nforbid (principal == User::\"carol\", action == Action::\"createProject\", resource);\n",
+    );
+    eventually("the complete change serves", || {
+        store.snapshot().policy("probe-forbid").is_some()
+    });
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert!(
+        !allowed_meanwhile.load(Ordering::Relaxed),
+        "the half-done bundle served"
+    );
+    let swaps = events
+        .try_iter()
+        .filter(|e| matches!(e.outcome, ReloadOutcome::Swapped(_)))
+        .count();
+    assert_eq!(swaps, 1, "one reload for the burst");
+}
+
+#[test]
+fn a_bundle_that_requires_its_manifest_serves_only_complete_states() {
+    let b = ScratchBundle::new();
+    let bundle = Bundle::new(b.path()).with_manifest(true);
+    let e = Store::open(bundle.clone()).expect_err("no manifest yet");
+    assert!(
+        e.to_string().contains("teamgate manifest")
+            || format!("{e:?}").contains("teamgate manifest"),
+        "{e:?}"
+    );
+    teamgate::write_manifest(&bundle).expect("writes");
+    let store = Arc::new(Store::open(bundle.clone()).expect("matches its manifest"));
+    // A file copied in without a new manifest: refused, the last good serves.
+    b.write("policies/rules/probe.cedar", PROBE);
+    match store.reload() {
+        ReloadOutcome::Failed(p) => assert!(
+            p[0].message().contains("do not match the bundle manifest"),
+            "{p:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!carol_creates(&store));
+    // The deployment writes the manifest last: now it serves.
+    let _w = store.watch().expect("watcher starts");
+    teamgate::write_manifest(&bundle).expect("writes");
+    eventually("the manifest activates the bundle", || {
+        carol_creates(&store)
+    });
+}
+
+#[test]
+fn a_bundle_root_swapped_by_symlink_is_picked_up() {
+    let src = ScratchBundle::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    util::copy_dir(src.path(), &d.join("releases/v1"));
+    util::copy_dir(src.path(), &d.join("releases/v2"));
+    std::fs::write(d.join("releases/v2/policies/rules/probe.cedar"), PROBE).unwrap();
+    std::os::unix::fs::symlink("releases/v1", d.join("current")).unwrap();
+    let store = Arc::new(Store::open(Bundle::new(d.join("current"))).expect("loads"));
+    let _w = store.watch().expect("watcher starts");
+    assert!(!carol_creates(&store));
+    // `ln -sfn releases/v2 current`, atomically: a new link renamed over.
+    std::os::unix::fs::symlink("releases/v2", d.join("current.tmp")).unwrap();
+    std::fs::rename(d.join("current.tmp"), d.join("current")).unwrap();
+    eventually("the swapped release serves", || carol_creates(&store));
+}

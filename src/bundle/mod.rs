@@ -9,6 +9,7 @@
 mod change;
 mod data;
 mod entities;
+mod manifest;
 mod overlay;
 mod pack;
 mod snapshot;
@@ -19,6 +20,8 @@ use std::sync::Arc;
 
 pub use change::{Change, EntityRef};
 pub(crate) use entities::{release_free_memory, EntityData};
+pub(crate) use manifest::Manifest;
+pub use manifest::{write_manifest, MANIFEST_FILE};
 pub use overlay::{Overlay, OverlayBuilder};
 pub use pack::{Effect, PolicyInfo, SYSTEM_ROLES_LOCK};
 pub(crate) use pack::{PackSources, PolicyPack};
@@ -41,6 +44,7 @@ pub struct Bundle {
     schemas: PathBuf,
     policies: PathBuf,
     fixtures: PathBuf,
+    manifest: bool,
 }
 
 impl Bundle {
@@ -52,7 +56,21 @@ impl Bundle {
             policies: root.join("policies"),
             fixtures: root.join("fixtures"),
             root,
+            manifest: false,
         }
+    }
+
+    /// Serve this bundle only when its files match its manifest
+    /// ([`MANIFEST_FILE`], written by [`write_manifest`] after every other
+    /// file): a deployment copied file by file is never served half-done.
+    pub fn with_manifest(mut self, required: bool) -> Self {
+        self.manifest = required;
+        self
+    }
+
+    /// Whether the bundle is served only when it matches its manifest.
+    pub fn requires_manifest(&self) -> bool {
+        self.manifest
     }
 
     /// The bundle root (paths in messages are relative to it).
@@ -84,6 +102,10 @@ impl Bundle {
 /// Loads and validates a whole bundle. Every problem is reported at once.
 pub(crate) fn load(bundle: &Bundle) -> Result<Snapshot, LoadError> {
     check_layout(bundle)?;
+    let manifest = match bundle.requires_manifest() {
+        true => Some(Manifest::read(bundle)?),
+        false => None,
+    };
     let pack = PolicyPack::load(bundle);
     // Entity data needs the schema; without a pack, still read the JSON so its
     // own syntax errors are reported in the same run.
@@ -95,7 +117,12 @@ pub(crate) fn load(bundle: &Bundle) -> Result<Snapshot, LoadError> {
         },
     };
     match (pack, data) {
-        (Ok(pack), Ok(Some(data))) => Ok(Snapshot::new(Arc::new(pack), Arc::new(data))),
+        (Ok(pack), Ok(Some(data))) => {
+            if let Some(m) = manifest {
+                m.check(bundle, &pack.content_hash, &data.fixtures_hash)?;
+            }
+            Ok(Snapshot::new(Arc::new(pack), Arc::new(data)))
+        }
         (pack, data) => {
             let mut all = Vec::new();
             if let Err(e) = pack {

@@ -59,6 +59,17 @@ enum Command {
     Generate(generate::Args),
     /// The data store of the data API's changes: status, reset.
     Data(data::Args),
+    /// Write the bundle's manifest (`teamgate.manifest`): its hashes as they
+    /// are on disk now. Run it last when deploying a bundle file by file.
+    Manifest(ManifestArgs),
+}
+
+/// Arguments of `manifest`.
+#[derive(clap::Args, Debug)]
+struct ManifestArgs {
+    /// Bundle directory.
+    #[arg(long, env = "TEAMGATE_BUNDLE", default_value = ".")]
+    bundle: PathBuf,
 }
 
 /// Where the bundle is: `--bundle DIR`, else `$TEAMGATE_BUNDLE`, else the
@@ -68,12 +79,17 @@ pub struct BundleArg {
     /// Bundle directory with schemas/, policies/ and fixtures/.
     #[arg(long, env = "TEAMGATE_BUNDLE", default_value = ".")]
     pub bundle: PathBuf,
+    /// Use the bundle only when its files match its `teamgate.manifest`
+    /// (written last by a deployment with `teamgate manifest`): a bundle
+    /// copied file by file is never served half-done.
+    #[arg(long, env = "TEAMGATE_REQUIRE_MANIFEST")]
+    pub require_manifest: bool,
 }
 
 impl BundleArg {
     /// The bundle.
     pub fn bundle(&self) -> Bundle {
-        Bundle::new(&self.bundle)
+        Bundle::new(&self.bundle).with_manifest(self.require_manifest)
     }
 
     /// Loads the bundle, printing every problem on failure.
@@ -119,5 +135,17 @@ pub fn main() -> ExitCode {
         Command::Watch(a) => watch::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Data(a) => data::run(a),
+        Command::Manifest(a) => match teamgate::write_manifest(&Bundle::new(&a.bundle)) {
+            Ok(path) => {
+                println!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("error: {p}");
+                }
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::bundle::{
-    hash_paths, list_dir_files, Bundle, EntityData, PackSources, PolicyPack, Snapshot,
+    hash_paths, list_dir_files, Bundle, EntityData, Manifest, PackSources, PolicyPack, Snapshot,
 };
 use crate::error::Problem;
 
@@ -27,6 +27,10 @@ impl Rebuilt {
 pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>, Vec<Problem>> {
     // Every file is read once: hashed to see what changed, then built from.
     let mut problems = Vec::new();
+    let manifest = match bundle.requires_manifest() {
+        true => Some(Manifest::read(bundle).map_err(|p| vec![p])?),
+        false => None,
+    };
     let sources = PackSources::read(bundle, &mut problems);
     // The entity files are hashed as a stream, and read only if they changed.
     let fixtures = list_dir_files(bundle.fixtures(), "json", &mut problems);
@@ -58,5 +62,10 @@ pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>
         }
         old_data.clone()
     };
+    // What was read, not only what was hashed before, matches the manifest.
+    if let Some(m) = &manifest {
+        m.check(bundle, &pack.content_hash, &data.fixtures_hash)
+            .map_err(|p| vec![p])?;
+    }
     Ok(Some(Rebuilt { pack, data }))
 }

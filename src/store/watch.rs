@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode};
@@ -26,9 +26,19 @@ use super::Store;
 use crate::bundle::Bundle;
 use crate::error::Problem;
 
-/// Default debounce window: long enough to coalesce an editor's save burst,
-/// short enough that a save is live well under a second.
+/// Default quiet period: a reload starts once the bundle has been still
+/// this long -- long enough to coalesce an editor's save burst or a copy of
+/// many files, short enough that a save is live well under a second.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// However busy the bundle stays, a reload starts at most this long after
+/// the first change of a burst (so a file rewritten every 100 ms still
+/// reloads).
+pub const MAX_WAIT: Duration = Duration::from_secs(2);
+
+/// The debouncer's own window: it only groups events into batches; the
+/// quiet period is kept here, over batches.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
 /// Watches a bundle until dropped.
 #[derive(Debug)]
@@ -38,8 +48,10 @@ pub struct WatchGuard {
 }
 
 impl WatchGuard {
-    /// Starts watching `paths`; calls `on_change` (on the watcher's thread)
-    /// once per debounced batch of relevant events.
+    /// Starts watching the bundle; calls `on_change` (on the watcher's
+    /// thread) once the bundle has been still for `debounce` after a
+    /// change (or [`MAX_WAIT`] after the first change of a burst that does
+    /// not stop), and once more after re-arming the watches.
     pub fn start<F>(
         bundle: &Bundle,
         debounce: Duration,
@@ -49,14 +61,26 @@ impl WatchGuard {
         F: FnMut() + Send + 'static,
     {
         let (event_tx, event_rx) = channel::<DebounceEventResult>();
-        let mut debouncer = new_debouncer(debounce, None, event_tx)
+        let mut debouncer = new_debouncer(BATCH_WINDOW.min(debounce), None, event_tx)
             .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
-        let targets: Vec<(PathBuf, RecursiveMode)> = vec![
+        let mut targets: Vec<(PathBuf, RecursiveMode)> = vec![
             (bundle.root().to_path_buf(), RecursiveMode::NonRecursive),
             (bundle.schemas().to_path_buf(), RecursiveMode::Recursive),
             (bundle.policies().to_path_buf(), RecursiveMode::Recursive),
             (bundle.fixtures().to_path_buf(), RecursiveMode::Recursive),
         ];
+        // A bundle root that is itself a link (`current -> releases/v2`, the
+        // atomic way to deploy) is swapped in its parent directory.
+        let root_is_link =
+            std::fs::symlink_metadata(bundle.root()).is_ok_and(|m| m.file_type().is_symlink());
+        if let Some(parent) = bundle.root().parent().filter(|_| root_is_link) {
+            let parent = if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_path_buf()
+            };
+            targets.push((parent, RecursiveMode::NonRecursive));
+        }
         debouncer
             .watch(bundle.root(), RecursiveMode::NonRecursive)
             .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
@@ -74,31 +98,41 @@ impl WatchGuard {
         let (stop_tx, stop_rx) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("teamgate-watch".into())
-            .spawn(move || loop {
-                match stop_rx.try_recv() {
-                    Ok(()) | Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-                    Err(std::sync::mpsc::TryRecvError::Empty) => {}
-                }
-                match event_rx.recv_timeout(Duration::from_millis(100)) {
-                    Ok(Ok(events)) => {
-                        if events.iter().any(|e| relevant(&e.kind)) {
-                            on_change();
-                            rewatch(&mut debouncer);
-                            // A change made while the watches were re-armed
-                            // raised no event: look at the disk once more.
-                            on_change();
-                        }
+            .spawn(move || {
+                // (first change of the burst, last change) while one waits.
+                let mut pending: Option<(Instant, Instant)> = None;
+                loop {
+                    match stop_rx.try_recv() {
+                        Ok(()) | Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {}
                     }
-                    Ok(Err(errors)) => {
-                        for e in errors {
-                            tracing::warn!(target: "teamgate::watch", "watch error: {e}");
+                    let changed = match event_rx.recv_timeout(Duration::from_millis(25)) {
+                        Ok(Ok(events)) => events.iter().any(|e| relevant(&e.kind)),
+                        Ok(Err(errors)) => {
+                            for e in errors {
+                                tracing::warn!(target: "teamgate::watch", "watch error: {e}");
+                            }
+                            true
                         }
-                        on_change();
-                        rewatch(&mut debouncer);
-                        on_change();
+                        Err(RecvTimeoutError::Timeout) => false,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    };
+                    let now = Instant::now();
+                    if changed {
+                        pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
                     }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => break,
+                    let Some((first, last)) = pending else {
+                        continue;
+                    };
+                    if now - last < debounce && now - first < MAX_WAIT {
+                        continue;
+                    }
+                    pending = None;
+                    on_change();
+                    rewatch(&mut debouncer);
+                    // A change made while the watches were re-armed
+                    // raised no event: look at the disk once more.
+                    on_change();
                 }
             })
             .map_err(|e| Problem::new(format!("cannot start the watcher thread: {e}")))?;
