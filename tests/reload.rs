@@ -528,3 +528,49 @@ fn a_bundle_root_swapped_by_symlink_is_picked_up() {
     std::fs::rename(d.join("current.tmp"), d.join("current")).unwrap();
     eventually("the swapped release serves", || carol_creates(&store));
 }
+
+#[test]
+fn a_panicking_reload_is_counted_and_watching_goes_on() {
+    let b = ScratchBundle::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let w = WatchGuard::start(
+        &Bundle::new(b.path()),
+        Duration::from_millis(100),
+        move || {
+            if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("a reload that panics");
+            }
+        },
+    )
+    .unwrap();
+    b.write("policies/rules/probe.cedar", PROBE);
+    eventually("the watcher looks again after the panic", || {
+        calls.load(Ordering::SeqCst) >= 2
+    });
+    assert_eq!(w.health().failures(), 1);
+    assert!(w.health().is_up());
+    b.write("policies/rules/probe.cedar", "// again\n");
+    eventually("later edits are still seen", || {
+        calls.load(Ordering::SeqCst) >= 4
+    });
+    assert!(w.health().last_check().is_some());
+}
+
+#[test]
+fn the_watcher_looks_at_the_bundle_even_without_events() {
+    let b = ScratchBundle::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let options = teamgate::store::WatchOptions {
+        rescan: Duration::from_millis(200),
+        ..teamgate::store::WatchOptions::default()
+    };
+    let health = Arc::new(teamgate::store::WatchHealth::default());
+    let _w = WatchGuard::start_with(&Bundle::new(b.path()), options, health.clone(), move || {
+        c.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    eventually("periodic looks", || calls.load(Ordering::SeqCst) >= 4);
+    assert!(health.is_up());
+}

@@ -690,3 +690,26 @@ fn a_non_loopback_address_is_warned_about() {
     let _ = child.wait();
     assert!(err.contains("not loopback"), "{err}");
 }
+
+#[test]
+fn readyz_reports_a_stale_watcher() {
+    let s = Server::start(&[]);
+    let (code, body) = s.get("/readyz");
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["watcher"]["up"], true, "{v}");
+    let (_, m) = s.get("/metrics");
+    assert!(m.contains("teamgate_watcher_up 1"), "{m}");
+    // A watcher that looks only hourly, and a bound of one second.
+    let s = Server::start(&["--rescan-interval", "3600", "--max-staleness", "1"]);
+    assert_eq!(s.get("/readyz").0, 200);
+    eventually("readyz says the bundle was not looked at lately", || {
+        s.get("/readyz").0 == 503
+    });
+    let (_, body) = s.get("/readyz");
+    assert!(body.contains("last looked at"), "{body}");
+    // Without a watcher there is nothing to be stale.
+    let s = Server::start(&["--no-watch", "--max-staleness", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(s.get("/readyz").0, 200);
+}

@@ -41,6 +41,14 @@ pub struct Args {
     /// Do not watch the bundle (reload only on SIGHUP or the admin endpoint).
     #[arg(long)]
     no_watch: bool,
+    /// Seconds between the watcher's looks at the bundle when no event came
+    /// (a change whose event was lost is still seen).
+    #[arg(long, default_value_t = 30)]
+    rescan_interval: u64,
+    /// `/readyz` answers 503 when the watcher has not looked at the bundle
+    /// for this many seconds (or is down).
+    #[arg(long, default_value_t = 120)]
+    max_staleness: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -118,12 +126,17 @@ fn start(args: &Args) -> Result<ExitCode, String> {
             RequestEntitiesArg::Override => RequestEntities::Override,
             RequestEntitiesArg::Replace => RequestEntities::Replace,
         },
+        max_staleness: (!args.no_watch).then(|| Duration::from_secs(args.max_staleness)),
     };
     let state = Arc::new(AppState::new(store.clone(), config, decision_log(args)?));
     let _watching = if args.no_watch {
         None
     } else {
-        Some(store.watch().map_err(|p| p.to_string())?)
+        let options = teamgate::store::WatchOptions {
+            rescan: Duration::from_secs(args.rescan_interval.max(1)),
+            ..teamgate::store::WatchOptions::default()
+        };
+        Some(store.watch_options(options).map_err(|p| p.to_string())?)
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();

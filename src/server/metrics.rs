@@ -126,6 +126,30 @@ impl Metrics {
             "teamgate_policy_version_info{{version=\"{}\"}} 1",
             status.version
         );
+        if let Some(w) = &status.watcher {
+            let _ = writeln!(
+                out,
+                "# HELP teamgate_watcher_up 1 while the file watcher runs with its watches set up."
+            );
+            let _ = writeln!(out, "# TYPE teamgate_watcher_up gauge");
+            let _ = writeln!(out, "teamgate_watcher_up {}", u8::from(w.up));
+            let _ = writeln!(
+                out,
+                "# HELP teamgate_watcher_failures_total Reload panics and watch failures."
+            );
+            let _ = writeln!(out, "# TYPE teamgate_watcher_failures_total counter");
+            let _ = writeln!(out, "teamgate_watcher_failures_total {}", w.failures);
+            let last = w
+                .last_check
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0.0, |d| d.as_secs_f64());
+            let _ = writeln!(out, "# HELP teamgate_bundle_last_check_timestamp_seconds When the watcher last looked at the bundle.");
+            let _ = writeln!(
+                out,
+                "# TYPE teamgate_bundle_last_check_timestamp_seconds gauge"
+            );
+            let _ = writeln!(out, "teamgate_bundle_last_check_timestamp_seconds {last}");
+        }
         let _ = writeln!(
             out,
             "# HELP teamgate_data_changes_total Data API changes, taken or refused."

@@ -80,6 +80,9 @@ pub struct ServerConfig {
     pub max_rebuild_entities: usize,
     /// What request entities may do.
     pub request_entities: RequestEntities,
+    /// `/readyz` answers 503 when the watcher last looked at the bundle
+    /// longer ago than this (the watcher looks every rescan interval).
+    pub max_staleness: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             max_rebuild_entities: DEFAULT_MAX_REBUILD_ENTITIES,
             request_entities: RequestEntities::default(),
+            max_staleness: None,
         }
     }
 }
@@ -280,10 +284,45 @@ async fn policies(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    // The store only exists with a valid snapshot, so a running server is ready;
-    // a failed reload is reported but the last good snapshot still serves.
+    // The store only exists with a valid snapshot; a failed reload is
+    // reported but the last good snapshot still serves. Not ready: a dead
+    // watcher, or one that has not looked at the bundle for too long.
     let status = state.store.status();
-    Json(json!({"ready": true, "version": status.version, "last_reload_failed": status.last_error.is_some()})).into_response()
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(w) = &status.watcher {
+        if !w.up {
+            problems.push("the file watcher is down: bundle edits are not seen".into());
+        }
+        let age = w
+            .last_check
+            .and_then(|t| SystemTime::now().duration_since(t).ok());
+        if let (Some(max), Some(age)) = (state.config.max_staleness, age) {
+            if age > max {
+                problems.push(format!(
+                    "the bundle was last looked at {} s ago (more than {} s)",
+                    age.as_secs(),
+                    max.as_secs()
+                ));
+            }
+        }
+    }
+    let ready = problems.is_empty();
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({
+            "ready": ready,
+            "version": status.version,
+            "last_reload_failed": status.last_error.is_some(),
+            "watcher": status.watcher,
+            "problems": problems,
+        })),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

@@ -27,7 +27,7 @@ use crate::bundle::{Bundle, Change, Snapshot};
 use crate::error::{LoadError, Problem};
 use journal::Journal;
 
-pub use watch::{WatchGuard, DEFAULT_DEBOUNCE};
+pub use watch::{WatchGuard, WatchHealth, WatchOptions, DEFAULT_DEBOUNCE, DEFAULT_RESCAN};
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,6 +120,20 @@ pub struct StoreStatus {
     pub data_changes: u64,
     /// The entity data's version.
     pub data_version: String,
+    /// The watcher, if one was started: whether it is up, its failures,
+    /// and when it last looked at the disk.
+    pub watcher: Option<WatcherStatus>,
+}
+
+/// The watcher's part of the status.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatcherStatus {
+    /// Whether it runs with its watches set up.
+    pub up: bool,
+    /// Reload panics and watch failures since start.
+    pub failures: u64,
+    /// When it last looked at the disk.
+    pub last_check: Option<SystemTime>,
 }
 
 #[derive(Debug, Default)]
@@ -176,6 +190,8 @@ pub struct Store {
     reloading: Mutex<()>,
     /// Where data changes are kept, if anywhere.
     journal: Option<Journal>,
+    /// The watcher's health, once one was started.
+    watch_health: Mutex<Option<Arc<watch::WatchHealth>>>,
 }
 
 impl Store {
@@ -195,6 +211,7 @@ impl Store {
             inner: Mutex::new(Inner::default()),
             reloading: Mutex::new(()),
             journal,
+            watch_health: Mutex::new(None),
         })
     }
 
@@ -274,6 +291,16 @@ impl Store {
             updates: inner.updates,
             data_changes: snap.data_changes(),
             data_version: snap.data_version().to_string(),
+            watcher: self
+                .watch_health
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .map(|h| WatcherStatus {
+                    up: h.is_up(),
+                    failures: h.failures(),
+                    last_check: h.last_check(),
+                }),
         }
     }
 

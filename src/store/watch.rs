@@ -12,9 +12,10 @@
 //! re-arming (an unchanged bundle costs one read and hash).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode};
@@ -40,11 +41,77 @@ pub const MAX_WAIT: Duration = Duration::from_secs(2);
 /// quiet period is kept here, over batches.
 const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
+/// How the watcher is doing, shared with the store's status: whether it
+/// runs, how often a reload panicked or watching failed, and when the disk
+/// was last looked at.
+#[derive(Debug, Default)]
+pub struct WatchHealth {
+    up: AtomicBool,
+    failures: AtomicU64,
+    /// Unix time of the last look at the disk, in milliseconds (0: never).
+    last_check_ms: AtomicU64,
+}
+
+impl WatchHealth {
+    /// Whether the watcher thread runs with its watches set up.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Reload panics and watch failures since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// When the disk was last looked at (a reload, even one that found
+    /// nothing changed).
+    pub fn last_check(&self) -> Option<SystemTime> {
+        match self.last_check_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    fn checked(&self) {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_millis() as u64);
+        self.last_check_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn failed(&self) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How the watcher behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// The quiet period (see [`DEFAULT_DEBOUNCE`]).
+    pub debounce: Duration,
+    /// The disk is looked at this often even without an event (a change
+    /// whose event was lost is still seen; the last check stays fresh).
+    pub rescan: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            debounce: DEFAULT_DEBOUNCE,
+            rescan: DEFAULT_RESCAN,
+        }
+    }
+}
+
+/// Default interval of the periodic look at the disk.
+pub const DEFAULT_RESCAN: Duration = Duration::from_secs(30);
+
 /// Watches a bundle until dropped.
 #[derive(Debug)]
 pub struct WatchGuard {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    health: Arc<WatchHealth>,
 }
 
 impl WatchGuard {
@@ -55,11 +122,32 @@ impl WatchGuard {
     pub fn start<F>(
         bundle: &Bundle,
         debounce: Duration,
+        on_change: F,
+    ) -> Result<WatchGuard, Problem>
+    where
+        F: FnMut() + Send + 'static,
+    {
+        let options = WatchOptions {
+            debounce,
+            ..WatchOptions::default()
+        };
+        Self::start_with(bundle, options, Arc::new(WatchHealth::default()), on_change)
+    }
+
+    /// [`WatchGuard::start`] with every option, reporting to `health`. A
+    /// panic in `on_change` is caught and counted, and watching goes on; a
+    /// watch that cannot be set up (e.g. the inotify limit) is a warning,
+    /// counted, and set up again at the next look.
+    pub fn start_with<F>(
+        bundle: &Bundle,
+        options: WatchOptions,
+        health: Arc<WatchHealth>,
         mut on_change: F,
     ) -> Result<WatchGuard, Problem>
     where
         F: FnMut() + Send + 'static,
     {
+        let debounce = options.debounce;
         let (event_tx, event_rx) = channel::<DebounceEventResult>();
         let mut debouncer = new_debouncer(BATCH_WINDOW.min(debounce), None, event_tx)
             .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
@@ -84,23 +172,44 @@ impl WatchGuard {
         debouncer
             .watch(bundle.root(), RecursiveMode::NonRecursive)
             .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
+        let h = health.clone();
+        // Sets the watches up again; false when one could not be.
         let rewatch = move |d: &mut notify_debouncer_full::Debouncer<_, _>| {
+            let mut ok = true;
             for (path, mode) in &targets {
                 let _ = d.unwatch(path);
                 if let Err(e) = d.watch(path, *mode) {
-                    // A directory may be missing for a moment during a rename;
-                    // the root watch brings us back when it reappears.
-                    tracing::debug!(target: "teamgate::watch", "not watching {}: {e}", path.display());
+                    // A directory may be missing for a moment during a
+                    // rename (the root watch brings us back when it
+                    // reappears); a watch limit is not: both are warned of.
+                    tracing::warn!(target: "teamgate::watch", "not watching {}: {e}", path.display());
+                    h.failed();
+                    ok = false;
+                }
+            }
+            ok
+        };
+        health.up.store(rewatch(&mut debouncer), Ordering::Relaxed);
+        health.checked();
+        let h = health.clone();
+        let mut look = move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut on_change));
+            match r {
+                Ok(()) => h.checked(),
+                Err(_) => {
+                    h.failed();
+                    tracing::error!(target: "teamgate::watch", "a reload panicked; the last good snapshot keeps serving and watching goes on");
                 }
             }
         };
-        rewatch(&mut debouncer);
         let (stop_tx, stop_rx) = channel::<()>();
+        let h = health.clone();
         let thread = std::thread::Builder::new()
             .name("teamgate-watch".into())
             .spawn(move || {
                 // (first change of the burst, last change) while one waits.
                 let mut pending: Option<(Instant, Instant)> = None;
+                let mut last_look = Instant::now();
                 loop {
                     match stop_rx.try_recv() {
                         Ok(()) | Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
@@ -111,35 +220,50 @@ impl WatchGuard {
                         Ok(Err(errors)) => {
                             for e in errors {
                                 tracing::warn!(target: "teamgate::watch", "watch error: {e}");
+                                h.failed();
                             }
                             true
                         }
                         Err(RecvTimeoutError::Timeout) => false,
-                        Err(RecvTimeoutError::Disconnected) => break,
+                        Err(RecvTimeoutError::Disconnected) => {
+                            h.up.store(false, Ordering::Relaxed);
+                            tracing::error!(target: "teamgate::watch", "the file watcher stopped; reload with SIGHUP or POST /v1/reload");
+                            break;
+                        }
                     };
                     let now = Instant::now();
                     if changed {
                         pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
                     }
-                    let Some((first, last)) = pending else {
-                        continue;
+                    let due = match pending {
+                        Some((first, last)) => now - last >= debounce || now - first >= MAX_WAIT,
+                        // Nothing happened: look anyway now and then.
+                        None => now - last_look >= options.rescan,
                     };
-                    if now - last < debounce && now - first < MAX_WAIT {
+                    if !due {
                         continue;
                     }
                     pending = None;
-                    on_change();
-                    rewatch(&mut debouncer);
+                    look();
+                    h.up.store(rewatch(&mut debouncer), Ordering::Relaxed);
                     // A change made while the watches were re-armed
                     // raised no event: look at the disk once more.
-                    on_change();
+                    look();
+                    last_look = Instant::now();
                 }
+                h.up.store(false, Ordering::Relaxed);
             })
             .map_err(|e| Problem::new(format!("cannot start the watcher thread: {e}")))?;
         Ok(WatchGuard {
             stop: Some(stop_tx),
             thread: Some(thread),
+            health,
         })
+    }
+
+    /// How the watcher is doing.
+    pub fn health(&self) -> &Arc<WatchHealth> {
+        &self.health
     }
 }
 
@@ -173,8 +297,19 @@ impl Store {
 
     /// [`Store::watch`] with another debounce window.
     pub fn watch_with(self: &Arc<Self>, debounce: Duration) -> Result<WatchGuard, Problem> {
+        self.watch_options(WatchOptions {
+            debounce,
+            ..WatchOptions::default()
+        })
+    }
+
+    /// [`Store::watch`] with every option; the watcher's health shows in
+    /// [`Store::status`].
+    pub fn watch_options(self: &Arc<Self>, options: WatchOptions) -> Result<WatchGuard, Problem> {
         let store = Arc::clone(self);
-        WatchGuard::start(&self.bundle, debounce, move || {
+        let health = Arc::new(WatchHealth::default());
+        *self.watch_health.lock().unwrap_or_else(|e| e.into_inner()) = Some(health.clone());
+        WatchGuard::start_with(&self.bundle, options, health, move || {
             store.reload();
         })
     }
