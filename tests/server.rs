@@ -713,3 +713,64 @@ fn readyz_reports_a_stale_watcher() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(s.get("/readyz").0, 200);
 }
+
+#[test]
+fn slow_clients_neither_starve_others_nor_hold_connections() {
+    use std::net::TcpStream;
+    // 5,000 clients that start a request and never finish its headers.
+    let s = Server::start(&["--no-watch", "--header-timeout", "60"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut slow = Vec::new();
+    for _ in 0..5000 {
+        let mut t = TcpStream::connect(&addr).expect("connect");
+        t.write_all(b"POST /v1/is_authorized HTTP/1.1\r\nHost: x\r\n")
+            .expect("partial headers");
+        slow.push(t);
+    }
+    // Everyone else is still answered (a client that gives up after 10 s).
+    let quick = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let r = quick
+            .post(format!("{}/v1/is_authorized", s.base))
+            .body(ask(
+                "User::\"bob\"",
+                "Action::\"viewProject\"",
+                "Project::\"website\"",
+            ))
+            .send()
+            .expect("answered beside 5,000 slow clients");
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    drop(slow);
+    // A slow client is cut off after the header deadline.
+    let s = Server::start(&["--no-watch", "--header-timeout", "1"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut t = TcpStream::connect(&addr).unwrap();
+    t.write_all(b"GET /healthz HTTP/1.1\r\n").unwrap();
+    t.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = Vec::new();
+    // Ok: the server closed it (a read timing out would be an error).
+    let closed = t.read_to_end(&mut buf);
+    assert!(
+        closed.is_ok(),
+        "the server keeps a slow connection open: {closed:?}"
+    );
+    // Beyond --max-connections, new connections are closed at once.
+    let s = Server::start(&["--no-watch", "--max-connections", "4"]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    eventually("the fifth connection is refused", || {
+        let mut t = TcpStream::connect(&addr).unwrap();
+        t.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = t.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+        let mut buf = [0u8; 64];
+        matches!(t.read(&mut buf), Ok(0) | Err(_))
+    });
+    drop(idle);
+    eventually("room again once they close", || s.get("/healthz").0 == 200);
+    let (_, m) = s.get("/metrics");
+    assert!(!m.contains("teamgate_connections_refused_total 0"), "{m}");
+}

@@ -38,6 +38,18 @@ pub struct Args {
     /// Seconds a request may take, body included.
     #[arg(long, default_value_t = 10)]
     request_timeout: u64,
+    /// Seconds a client has to send a request's headers, and to start its
+    /// next request on a kept-alive connection (a slow client holds a
+    /// connection no longer).
+    #[arg(long, default_value_t = 10)]
+    header_timeout: u64,
+    /// Most connections open at once; more are closed as they arrive.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// On SIGTERM, seconds the requests in flight get before their
+    /// connections are closed.
+    #[arg(long, default_value_t = 10)]
+    shutdown_timeout: u64,
     /// Do not watch the bundle (reload only on SIGHUP or the admin endpoint).
     #[arg(long)]
     no_watch: bool,
@@ -146,7 +158,12 @@ fn start(args: &Args) -> Result<ExitCode, String> {
     let rt = rt
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(serve(args.listen, store, state))
+    let limits = server::listen::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+    };
+    rt.block_on(serve(args.listen, store, state, limits))
 }
 
 /// The bearer token of `--admin-token-file`, if given (at least 16 characters).
@@ -181,6 +198,7 @@ async fn serve(
     listen: SocketAddr,
     store: Arc<Store>,
     state: Arc<AppState>,
+    limits: server::listen::Limits,
 ) -> Result<ExitCode, String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -199,10 +217,7 @@ async fn serve(
         snap.entity_count()
     );
     spawn_sighup_reload(store.clone());
-    axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server failed: {e}"))?;
+    server::listen::serve(listener, server::router(state), limits, shutdown_signal()).await;
     tracing::info!("stopped: in-flight requests finished");
     Ok(ExitCode::SUCCESS)
 }

@@ -126,6 +126,13 @@ impl Metrics {
             "teamgate_policy_version_info{{version=\"{}\"}} 1",
             status.version
         );
+        let _ = writeln!(out, "# HELP teamgate_connections_refused_total Connections closed on arrival because --max-connections were open.");
+        let _ = writeln!(out, "# TYPE teamgate_connections_refused_total counter");
+        let _ = writeln!(
+            out,
+            "teamgate_connections_refused_total {}",
+            super::listen::REFUSED_CONNECTIONS.load(Ordering::Relaxed)
+        );
         if let Some(w) = &status.watcher {
             let _ = writeln!(
                 out,

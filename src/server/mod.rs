@@ -8,6 +8,7 @@ mod data;
 mod decide;
 pub mod decision_log;
 pub mod error;
+pub mod listen;
 pub mod metrics;
 
 use std::sync::Arc;
