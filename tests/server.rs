@@ -774,3 +774,53 @@ fn slow_clients_neither_starve_others_nor_hold_connections() {
     let (_, m) = s.get("/metrics");
     assert!(!m.contains("teamgate_connections_refused_total 0"), "{m}");
 }
+
+#[test]
+fn decision_log_masks_rotates_on_sigusr1_and_flushes_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let mut s = Server::start(&[
+        "--no-watch",
+        "--decision-log",
+        &log.display().to_string(),
+        "--decision-log-mask",
+        "context.inviteeEmail",
+    ]);
+    let invite = json!({"principal": "User::\"erin\"", "action": "Action::\"inviteExternal\"",
+        "resource": "Project::\"website\"", "context": {"inviteeEmail": "secret@partner.example"}});
+    assert_eq!(s.post("/v1/is_authorized", &invite.to_string()).0, 200);
+    eventually("the line is written", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("secret@partner.example"), "{text}");
+    assert!(text.contains("**masked**"), "{text}");
+    // logrotate moves the file away, then sends SIGUSR1.
+    std::fs::rename(&log, dir.path().join("decisions.jsonl.1")).unwrap();
+    s.signal("-USR1");
+    let mut answered = 0;
+    eventually("a new file is opened and written", || {
+        assert_eq!(s.post("/v1/is_authorized", &invite.to_string()).0, 200);
+        answered += 1;
+        std::fs::read_to_string(&log).is_ok_and(|t| !t.is_empty())
+    });
+    // Every line answered before SIGTERM is in the file when the process exits.
+    for _ in 0..200 {
+        assert_eq!(s.post("/v1/is_authorized", &invite.to_string()).0, 200);
+        answered += 1;
+    }
+    s.signal("-TERM");
+    let status = s.child.wait().expect("exits");
+    assert!(status.success());
+    let after = std::fs::read_to_string(&log).unwrap().lines().count();
+    // Lines answered before the reopen took effect went to the old file.
+    let old = std::fs::read_to_string(dir.path().join("decisions.jsonl.1"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(
+        old + after,
+        answered + 1,
+        "{old} + {after} lines for {answered} + 1 answers"
+    );
+}

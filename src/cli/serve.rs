@@ -22,9 +22,18 @@ pub struct Args {
     /// application next to it.
     #[arg(long, default_value = "127.0.0.1:8180")]
     listen: SocketAddr,
-    /// Log every decision as a JSON line to this file, or `-` for stdout.
+    /// Log every decision as a JSON line to this file, or `-` for stdout
+    /// (SIGUSR1 reopens the file after a log rotation).
     #[arg(long)]
     decision_log: Option<String>,
+    /// Replace this field of the logged request by "**masked**": a dotted
+    /// path such as `context.inviteEmail` (repeatable).
+    #[arg(long = "decision-log-mask", value_name = "PATH")]
+    decision_log_masks: Vec<String>,
+    /// Bytes of decision lines queued for the writer at most; beyond, lines
+    /// are dropped and counted in /metrics.
+    #[arg(long, default_value_t = teamgate::server::decision_log::DEFAULT_MAX_QUEUE_BYTES)]
+    decision_log_max_queue: usize,
     /// File holding the bearer token that enables `POST /v1/reload` and the
     /// data API (`/v1/entities`, `/v1/data`); without it they are off.
     #[arg(long)]
@@ -97,6 +106,7 @@ pub fn run(args: Args) -> ExitCode {
     // any other thread exists, is async-signal-safe and touches no memory.
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGUSR1, libc::SIG_IGN);
     }
     if !args.listen.ip().is_loopback() {
         eprintln!(
@@ -191,7 +201,9 @@ fn decision_log(args: &Args) -> Result<Option<DecisionLog>, String> {
     } else {
         LogTarget::File(target.into())
     };
-    DecisionLog::open(&t).map(Some).map_err(|p| p.to_string())
+    DecisionLog::open_with(&t, args.decision_log_max_queue, &args.decision_log_masks)
+        .map(Some)
+        .map_err(|p| p.to_string())
 }
 
 async fn serve(
@@ -217,7 +229,21 @@ async fn serve(
         snap.entity_count()
     );
     spawn_sighup_reload(store.clone());
-    server::listen::serve(listener, server::router(state), limits, shutdown_signal()).await;
+    if let Some(log) = state.decision_log.clone() {
+        spawn_sigusr1_reopen(log);
+    }
+    server::listen::serve(
+        listener,
+        server::router(state.clone()),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
+    if let Some(log) = &state.decision_log {
+        if !log.flush(Duration::from_secs(5)) {
+            tracing::warn!("the decision log could not be flushed in 5 s");
+        }
+    }
     tracing::info!("stopped: in-flight requests finished");
     Ok(ExitCode::SUCCESS)
 }
@@ -247,6 +273,20 @@ fn spawn_sighup_reload(store: Arc<Store>) {
                 s.reload()
             })
             .await;
+        }
+    });
+}
+
+fn spawn_sigusr1_reopen(log: DecisionLog) {
+    tokio::spawn(async move {
+        let Ok(mut usr1) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        else {
+            tracing::warn!("cannot listen for SIGUSR1");
+            return;
+        };
+        while usr1.recv().await.is_some() {
+            log.reopen();
         }
     });
 }

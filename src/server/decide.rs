@@ -28,7 +28,7 @@ pub(super) fn decide(
     let nanos = started.elapsed().as_nanos() as u64;
     state.metrics.decision(decision.is_allowed(), nanos);
     if let Some(log) = &state.decision_log {
-        log.write(log_line(&query, &decision, snap, nanos, overlay.is_some()).to_string());
+        log.record(log_line(&query, &decision, snap, nanos, overlay.is_some()));
     }
     Ok(AuthorizeResponse {
         decision: if decision.is_allowed() {

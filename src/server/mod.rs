@@ -327,7 +327,27 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.metrics.render(&state.store.status());
+    let mut body = state.metrics.render(&state.store.status());
+    if let Some(log) = &state.decision_log {
+        use std::fmt::Write as _;
+        let _ = writeln!(body, "# HELP teamgate_decision_log_dropped_total Decision lines dropped because the log's queue was full.");
+        let _ = writeln!(body, "# TYPE teamgate_decision_log_dropped_total counter");
+        let _ = writeln!(
+            body,
+            "teamgate_decision_log_dropped_total {}",
+            log.dropped()
+        );
+        let _ = writeln!(
+            body,
+            "# HELP teamgate_decision_log_written_total Decision lines written."
+        );
+        let _ = writeln!(body, "# TYPE teamgate_decision_log_written_total counter");
+        let _ = writeln!(
+            body,
+            "teamgate_decision_log_written_total {}",
+            log.written()
+        );
+    }
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }
 
