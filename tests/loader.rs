@@ -263,3 +263,39 @@ fn validate_json_lists_errors_with_locations() {
     assert_eq!(v["errors"][0]["file"], "policies/rules/creator.cedar");
     assert_eq!(v["errors"][0]["line"], 6);
 }
+
+#[test]
+fn deeply_nested_policy_text_is_a_located_error_not_a_crash() {
+    let b = ScratchBundle::new();
+    let n = 50_000;
+    b.write(
+        "policies/rules/deep.cedar",
+        &format!(
+            "@id(\"deep\")\npermit (principal, action, resource) when {{ {}true{} }};\n",
+            "(".repeat(n),
+            ")".repeat(n)
+        ),
+    );
+    b.write(
+        "policies/rules/chain.cedar",
+        &format!(
+            "@id(\"chain\")\npermit (principal, action, resource) when {{ {} }};\n",
+            vec!["true"; 20_000].join(" && ")
+        ),
+    );
+    b.write(
+        "schemas/deep.cedarschema",
+        &format!(
+            "type Deep = {}{};\n",
+            "{ a: ".repeat(n),
+            " Long }".repeat(n)
+        ),
+    );
+    let (code, _, err) = run(&["validate", "--bundle", &b.arg()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("policies/rules/deep.cedar:2:"), "{err}");
+    assert!(err.contains("nested more than 32 levels deep"), "{err}");
+    assert!(err.contains("policies/rules/chain.cedar:1:"), "{err}");
+    assert!(err.contains("more than 256 operators"), "{err}");
+    assert!(err.contains("schemas/deep.cedarschema:1:"), "{err}");
+}

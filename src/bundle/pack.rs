@@ -315,6 +315,11 @@ fn parse_schema(
     let mut fragments = Vec::new();
     let mut ok = true;
     for f in files {
+        if let Err(p) = super::limits::check_text(&f.rel(root), &f.text, false) {
+            ok = false;
+            problems.push(p);
+            continue;
+        }
         match SchemaFragment::from_cedarschema_str(&f.text) {
             Ok((frag, _warnings)) => fragments.push(frag),
             Err(e) => {
@@ -350,6 +355,10 @@ fn parse_policies(
     let mut index: BTreeMap<String, PolicyInfo> = BTreeMap::new();
     for f in files {
         let rel = f.rel(root);
+        if let Err(p) = super::limits::check_text(&rel, &f.text, true) {
+            problems.push(p);
+            continue;
+        }
         let parsed = match PolicySet::from_str(&f.text) {
             Ok(p) => p,
             Err(errs) => {
