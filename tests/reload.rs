@@ -574,3 +574,135 @@ fn the_watcher_looks_at_the_bundle_even_without_events() {
     eventually("periodic looks", || calls.load(Ordering::SeqCst) >= 4);
     assert!(health.is_up());
 }
+
+/// Resident memory of this process, in KB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Writes a file atomically (a temporary file renamed over it).
+fn put(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp~");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn reload_chaos_never_serves_an_uncommitted_state() {
+    // Rounds: CHAOS_ROUNDS (bench/reload_chaos.sh runs many more).
+    let rounds: usize = std::env::var("CHAOS_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let probe_b = PROBE.replace("probe", "probe-b").replace("carol", "bob");
+    let src = ScratchBundle::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Three complete, valid states: the shipped pack, with probe A, with
+    // probe B. Their versions are the only ones a decision may carry.
+    let variants = [None, Some(PROBE.to_string()), Some(probe_b.clone())];
+    let mut committed = std::collections::HashSet::new();
+    for (i, v) in variants.iter().enumerate() {
+        let rel = d.join(format!("releases/r{i}"));
+        util::copy_dir(src.path(), &rel);
+        if let Some(text) = v {
+            std::fs::write(rel.join("policies/rules/probe.cedar"), text).unwrap();
+        }
+        committed.insert(
+            Bundle::new(&rel)
+                .load()
+                .expect("variant loads")
+                .version()
+                .to_string(),
+        );
+    }
+    assert_eq!(committed.len(), 3);
+    // The served tree: `current` -> a working copy that is edited in place,
+    // or -> one of the releases.
+    util::copy_dir(src.path(), &d.join("work"));
+    std::os::unix::fs::symlink("work", d.join("current")).unwrap();
+    let store = Arc::new(Store::open(Bundle::new(d.join("current"))).expect("loads"));
+    let _w = store.watch().expect("watcher starts");
+    let stop = Arc::new(AtomicBool::new(false));
+    let decided = Arc::new(AtomicUsize::new(0));
+    let committed = Arc::new(committed);
+    let reader = {
+        let (store, stop, decided, committed) = (
+            store.clone(),
+            stop.clone(),
+            decided.clone(),
+            committed.clone(),
+        );
+        std::thread::spawn(move || {
+            let q = query(
+                r#"User::"carol""#,
+                r#"Action::"createProject""#,
+                r#"Workspace::"acme""#,
+            );
+            let mut bad = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let snap = store.snapshot();
+                if !committed.contains(snap.version()) {
+                    bad.push(snap.version().to_string());
+                }
+                if snap.try_decide(&q, None).is_err() {
+                    bad.push("a failed decision".into());
+                }
+                decided.fetch_add(1, Ordering::Relaxed);
+            }
+            bad
+        })
+    };
+    let probe = d.join("work/policies/rules/probe.cedar");
+    let swap = |target: &str| {
+        let tmp = d.join("current.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(target, &tmp).unwrap();
+        std::fs::rename(&tmp, d.join("current")).unwrap();
+    };
+    let rss_before = rss_kb();
+    for i in 0..rounds {
+        match i % 8 {
+            0 => put(&probe, PROBE),                         // edited
+            1 => put(&probe, "permit (principal, action"),   // broken
+            2 => put(&probe, &probe_b),                      // restored (another state)
+            3 => swap(&format!("releases/r{}", i % 3)),      // moved by symlink swap
+            4 => swap("work"),                               // and back
+            5 => std::fs::remove_file(&probe).unwrap_or(()), // deleted
+            6 => put(&probe, PROBE),                         // recreated
+            _ => {
+                // A reload in the middle of it all, as SIGHUP would ask.
+                store.reload();
+            }
+        }
+        if i % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(200));
+        } else {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    swap("work");
+    put(&probe, PROBE);
+    eventually("the last state serves", || carol_creates(&store));
+    stop.store(true, Ordering::Relaxed);
+    let bad = reader.join().unwrap();
+    assert!(
+        bad.is_empty(),
+        "decisions from states never committed: {:?}",
+        &bad[..bad.len().min(5)]
+    );
+    assert!(decided.load(Ordering::Relaxed) > rounds);
+    let status = store.status();
+    assert!(status.reloads > 10, "{status:?}");
+    // Memory stays flat: well under 100 MB more after the rounds.
+    let grown = rss_kb().saturating_sub(rss_before);
+    assert!(grown < 100 * 1024, "resident memory grew by {grown} KB");
+}

@@ -17,7 +17,7 @@ pub const MAX_OPERATORS: usize = 256;
 
 /// Checks the nesting of a file, and for a policy file the operators of
 /// each policy; the problem points at where a bound is passed.
-pub(crate) fn check_text(rel: &Path, text: &str, policies: bool) -> Result<(), Problem> {
+pub fn check_cedar_text(rel: &Path, text: &str, policies: bool) -> Result<(), Problem> {
     let bytes = text.as_bytes();
     let mut depth = 0usize;
     let mut operators = 0usize;
@@ -112,17 +112,17 @@ mod tests {
     fn real_policies_pass_and_deep_ones_are_located() {
         let p = Path::new("p.cedar");
         let ok = "permit (principal, action, resource) when { principal.role == Role::\"x\" && \"((((\" like \"*\" };";
-        assert!(check_text(p, ok, true).is_ok());
+        assert!(check_cedar_text(p, ok, true).is_ok());
         let deep = format!(
             "permit (principal, action, resource) when {{ {}true{} }};",
             "(".repeat(40),
             ")".repeat(40)
         );
-        let e = check_text(p, &deep, true).expect_err("too deep");
+        let e = check_cedar_text(p, &deep, true).expect_err("too deep");
         assert!(e.message().contains("nested more than 32"), "{e:?}");
         assert_eq!(e.line(), Some(1));
         let chain = format!("permit (principal, action, resource);\npermit (principal, action, resource) when {{ {} }};", vec!["true"; 300].join(" && "));
-        let e = check_text(p, &chain, true).expect_err("too many operators");
+        let e = check_cedar_text(p, &chain, true).expect_err("too many operators");
         assert!(e.message().contains("more than 256 operators"), "{e:?}");
         assert_eq!(e.line(), Some(2));
         // Identifiers that contain keywords are not operators.
@@ -130,6 +130,6 @@ mod tests {
             "permit (principal, action, resource) when {{ {} }};",
             vec!["context.inside"; 100].join(" || ")
         );
-        assert!(check_text(p, &words, true).is_ok());
+        assert!(check_cedar_text(p, &words, true).is_ok());
     }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use change::{Change, EntityRef};
 pub(crate) use entities::{release_free_memory, EntityData};
-pub use limits::{MAX_NESTING, MAX_OPERATORS};
+pub use limits::{check_cedar_text, MAX_NESTING, MAX_OPERATORS};
 pub(crate) use manifest::Manifest;
 pub use manifest::{write_manifest, MANIFEST_FILE};
 pub use overlay::{Overlay, OverlayBuilder};

@@ -315,7 +315,7 @@ fn parse_schema(
     let mut fragments = Vec::new();
     let mut ok = true;
     for f in files {
-        if let Err(p) = super::limits::check_text(&f.rel(root), &f.text, false) {
+        if let Err(p) = super::limits::check_cedar_text(&f.rel(root), &f.text, false) {
             ok = false;
             problems.push(p);
             continue;
@@ -355,7 +355,7 @@ fn parse_policies(
     let mut index: BTreeMap<String, PolicyInfo> = BTreeMap::new();
     for f in files {
         let rel = f.rel(root);
-        if let Err(p) = super::limits::check_text(&rel, &f.text, true) {
+        if let Err(p) = super::limits::check_cedar_text(&rel, &f.text, true) {
             problems.push(p);
             continue;
         }

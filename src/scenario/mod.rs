@@ -14,4 +14,4 @@ pub mod run;
 
 pub use model::{Expect, RequestSpec, Scenario, ScenarioFile};
 pub use outcome::{FileReport, RequestOutcome, ScenarioReport};
-pub use run::{discover, run_paths};
+pub use run::{discover, run_paths, run_text};

@@ -66,6 +66,12 @@ pub fn run_paths(paths: &[PathBuf], snap: &Snapshot) -> Vec<FileReport> {
         .collect()
 }
 
+/// Runs one scenario file's text (YAML, or Cedar run-tests JSON when
+/// `path` ends in `.json`) as if it were read from `path`.
+pub fn run_text(path: &Path, text: &str, snap: &Snapshot) -> FileReport {
+    Runner { snap }.run_text(path, text)
+}
+
 struct Runner<'a> {
     snap: &'a Snapshot,
 }
@@ -81,6 +87,11 @@ impl Runner<'_> {
                 )
             }
         };
+        self.run_text(path, &text)
+    }
+
+    fn run_text(&self, path: &Path, text: &str) -> FileReport {
+        let text = text.to_string();
         if path.extension().and_then(|x| x.to_str()) == Some("json") {
             return cedar_tests::run_file(path, &text, self.snap);
         }

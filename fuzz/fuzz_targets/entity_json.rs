@@ -1,0 +1,36 @@
+//! Entity JSON through both of its paths: a request's added entities (an
+//! overlay) and a data API change. Never a panic; a change that is taken
+//! keeps every stored entity readable.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+
+fn snapshot() -> &'static teamgate::Snapshot {
+    static CELL: OnceLock<teamgate::Snapshot> = OnceLock::new();
+    CELL.get_or_init(|| {
+        teamgate::Bundle::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .load()
+            .expect("the shipped bundle loads")
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(serde_json::Value::Array(entities)) = serde_json::from_slice::<serde_json::Value>(data)
+    else {
+        return;
+    };
+    let snap = snapshot();
+    let _ = teamgate::Overlay::adding_to_stored("fuzz")
+        .upsert(entities.clone())
+        .build(snap);
+    let _ = teamgate::Overlay::over_stored("fuzz")
+        .upsert(entities.clone())
+        .build(snap);
+    if let Ok(next) = snap.with_change(&teamgate::Change::upsert(entities)) {
+        for uid in next.entity_uids(None).take(64) {
+            assert!(next.entity_json(&uid).is_some());
+        }
+    }
+});
