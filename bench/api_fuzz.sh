@@ -3,7 +3,10 @@
 # openapi.yaml (valid and invalid ones) against a running sidecar with the
 # data API on, over a scratch copy of the demo bundle, and checks every
 # answer against the document: no 5xx, documented status codes, content
-# types and schemas.
+# types and schemas, and schema-violating requests refused. (Requests that
+# fit the document's schemas but name unknown entities or types are still
+# refused with a documented 4xx: the document cannot spell out the bundle's
+# schema, so "positive data acceptance" is left out.)
 #
 # usage: bench/api_fuzz.sh [MAX_EXAMPLES]   (pip install schemathesis; a release build)
 set -euo pipefail
@@ -24,6 +27,7 @@ until curl -sf localhost:$port/healthz >/dev/null; do sleep 0.2; done
 st run openapi.yaml --url "http://127.0.0.1:$port" \
   -H "Authorization: Bearer $token" \
   --checks all \
+  --exclude-checks positive_data_acceptance \
   --max-examples "$examples" \
   --phases examples,coverage,fuzzing \
   --request-timeout 10 \

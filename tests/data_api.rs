@@ -154,6 +154,13 @@ fn changes_land_whole_or_not_at_all() {
     );
     assert_eq!(code, 200, "{v}");
     assert_eq!(decision(&s, BOB, MANAGE, ACME), "Deny");
+    // `If-Match: *` matches whatever serves.
+    let (code, v) = send(
+        authed(client().post(format!("{}/v1/entities", s.base)))
+            .header("if-match", "*")
+            .body(bob_as(&s, "user").to_string()),
+    );
+    assert_eq!(code, 200, "{v}");
     // GET of what is not stored is a 404.
     assert_eq!(get_entity(&s, "User", "nobody").0, 404);
 }

@@ -158,6 +158,8 @@ async fn change(
     };
     let if_match = match headers.get("if-match").map(|v| v.to_str()) {
         None => None,
+        // `*` matches whatever serves (RFC 9110).
+        Some(Ok(v)) if v.trim() == "*" => None,
         Some(Ok(v)) => Some(v.trim().trim_matches('"').to_string()),
         Some(Err(_)) => {
             return ApiError::bad_request("If-Match", "not a readable header value").into_response()
