@@ -38,6 +38,7 @@ mod error;
 mod layered;
 mod query;
 pub mod review;
+pub mod sarif;
 pub mod scenario;
 pub mod server;
 pub mod store;

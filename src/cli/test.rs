@@ -18,6 +18,8 @@ pub enum TestFormat {
     Json,
     /// JUnit XML for CI systems.
     Junit,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
 }
 
 /// Arguments of `test`.
@@ -51,6 +53,7 @@ pub fn run(args: Args) -> ExitCode {
         TestFormat::Text => report::text(&reports, &snap),
         TestFormat::Json => report::json(&reports),
         TestFormat::Junit => report::junit(&reports, &snap),
+        TestFormat::Sarif => report::sarif(&reports),
     };
     match &args.output {
         Some(path) => {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::{render, BundleArg, Format, EXIT_BAD_INPUT};
+use super::{render, BundleArg, EXIT_BAD_INPUT};
 use teamgate::Effect;
 
 /// Arguments of `validate`.
@@ -16,7 +16,27 @@ pub struct Args {
     data: super::data::DataStoreArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    format: ValidateFormat,
+}
+
+/// Output formats of `validate`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValidateFormat {
+    /// A summary, or every error with its snippet.
+    #[default]
+    Text,
+    /// For programs.
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools (warnings and errors).
+    Sarif,
+}
+
+fn sarif(problems: &[teamgate::Problem], level: &'static str) {
+    let findings: Vec<_> = problems
+        .iter()
+        .map(|p| teamgate::sarif::Finding::of_problem(p, level))
+        .collect();
+    println!("{:#}", teamgate::sarif::document(&findings));
 }
 
 /// Runs `validate`.
@@ -40,7 +60,8 @@ pub fn run(args: Args) -> ExitCode {
                 snap.policies().map(|p| p.file()).collect();
             let actions = snap.actions().len();
             match args.format {
-                Format::Json => println!(
+                ValidateFormat::Sarif => sarif(snap.warnings(), "warning"),
+                ValidateFormat::Json => println!(
                     "{:#}",
                     json!({
                         "ok": true,
@@ -56,7 +77,7 @@ pub fn run(args: Args) -> ExitCode {
                         "warnings": snap.warnings().iter().map(|w| w.message()).collect::<Vec<_>>(),
                     })
                 ),
-                Format::Text => {
+                ValidateFormat::Text => {
                     println!("ok: bundle {} is valid", bundle.root().display());
                     println!(
                         "  policies  {} in {} files ({} permit, {} forbid), strictly validated",
@@ -84,8 +105,12 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            if args.format == Format::Json {
-                println!("{:#}", json!({ "ok": false, "errors": e.problems() }));
+            match args.format {
+                ValidateFormat::Json => {
+                    println!("{:#}", json!({ "ok": false, "errors": e.problems() }))
+                }
+                ValidateFormat::Sarif => sarif(e.problems(), "error"),
+                ValidateFormat::Text => {}
             }
             render::load_errors(&e);
             ExitCode::from(EXIT_BAD_INPUT)

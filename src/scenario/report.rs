@@ -103,6 +103,57 @@ fn esc(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
+/// Failed scenarios and files that cannot load as SARIF 2.1.0: a result per
+/// failing request, under each rule its scenario names (or `scenario`), at
+/// the request's line.
+pub fn sarif(reports: &[FileReport]) -> String {
+    use crate::sarif::{document, Finding};
+    let mut findings = Vec::new();
+    for f in reports {
+        if let Some(e) = &f.error {
+            findings.push(Finding::of_problem(e, "error"));
+        }
+        for s in &f.scenarios {
+            let rules: Vec<String> = if s.rules.is_empty() {
+                vec!["scenario".to_string()]
+            } else {
+                s.rules.clone()
+            };
+            let mut failed = Vec::new();
+            if let Some(e) = &s.error {
+                failed.push((
+                    format!("scenario {:?} cannot run: {}", s.name, e.message()),
+                    e.line(),
+                ));
+            }
+            for o in s.outcomes.iter().filter(|o| !o.failures.is_empty()) {
+                failed.push((
+                    format!(
+                        "scenario {:?}: {}: {}",
+                        s.name,
+                        o.request,
+                        o.failures.join("; ")
+                    ),
+                    o.line,
+                ));
+            }
+            for (message, line) in failed {
+                for rule in &rules {
+                    findings.push(Finding {
+                        rule: rule.clone(),
+                        level: "error",
+                        message: message.clone(),
+                        file: Some(f.path.clone()),
+                        line,
+                        column: None,
+                    });
+                }
+            }
+        }
+    }
+    format!("{:#}\n", document(&findings))
+}
+
 /// JUnit XML: a test suite per file, a test case per scenario.
 pub fn junit(reports: &[FileReport], snap: &Snapshot) -> String {
     let (passed, failed) = counts(reports);
