@@ -27,7 +27,7 @@ repos:
       - id: teamgate-validate
       - id: teamgate-test
 YAML
-pre-commit install -q >/dev/null
+pre-commit install >/dev/null
 git add -A
 git commit -qm "the bundle" >/dev/null
 sed -i 's/^forbid/forbidd/' policies/rules/admin-only.cedar
