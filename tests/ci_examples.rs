@@ -21,7 +21,10 @@ fn teamgate_commands(text: &str) -> Vec<Vec<String>> {
             let before = &rest[..i];
             rest = &rest[i + "teamgate ".len()..];
             // `cargo install ... teamgate`, the hooks' names, URLs.
-            if before.ends_with('/') || before.ends_with("--git ") || before.trim_end().ends_with("teamgate") {
+            if before.ends_with('/')
+                || before.ends_with("--git ")
+                || before.trim_end().ends_with("teamgate")
+            {
                 continue;
             }
             let cmd: Vec<String> = rest
@@ -31,7 +34,10 @@ fn teamgate_commands(text: &str) -> Vec<Vec<String>> {
                 .split_whitespace()
                 .map(|w| w.trim_matches('"').to_string())
                 .collect();
-            if cmd.first().is_some_and(|c| c.chars().all(|ch| ch.is_ascii_lowercase())) {
+            if cmd
+                .first()
+                .is_some_and(|c| c.chars().all(|ch| ch.is_ascii_lowercase()))
+            {
                 out.push(cmd);
             }
         }
@@ -42,9 +48,13 @@ fn teamgate_commands(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn workflow_examples_parse_and_use_real_commands() {
     let (gh_text, gh) = yaml("examples/ci/github-actions.yml");
-    assert!(gh["jobs"]["policies"]["steps"].as_sequence().is_some_and(|s| s.len() > 5));
+    assert!(gh["jobs"]["policies"]["steps"]
+        .as_sequence()
+        .is_some_and(|s| s.len() > 5));
     let (gl_text, gl) = yaml("examples/ci/gitlab-ci.yml");
-    assert!(gl["teamgate"]["script"].as_sequence().is_some_and(|s| s.len() > 3));
+    assert!(gl["teamgate"]["script"]
+        .as_sequence()
+        .is_some_and(|s| s.len() > 3));
     let mut checked = 0;
     for text in [&gh_text, &gl_text] {
         for cmd in teamgate_commands(text) {
@@ -60,8 +70,17 @@ fn workflow_examples_parse_and_use_real_commands() {
         }
     }
     assert!(checked >= 6, "{checked} commands checked");
-    for needle in ["diff --git", "--format md", "--format junit", "code\" = 3", "code\" = 1"] {
-        assert!(gl_text.contains(needle) || gh_text.contains(needle), "{needle}");
+    for needle in [
+        "diff --git",
+        "--format md",
+        "--format junit",
+        "code\" = 3",
+        "code\" = 1",
+    ] {
+        assert!(
+            gl_text.contains(needle) || gh_text.contains(needle),
+            "{needle}"
+        );
     }
 }
 

@@ -167,3 +167,46 @@ fn test_a_failing_scenario() {
         .replace(&dir.path().display().to_string(), "[tmp]");
     check("test_failing_scenario", text);
 }
+
+#[test]
+fn output_piped_into_a_reader_that_stops_ends_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_teamgate"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["matrix", "--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("some output");
+    // The reader is gone (stdout dropped): no panic, no backtrace.
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn no_progress_bar_when_output_is_piped() {
+    for args in [
+        &["matrix", "--format", "csv"][..],
+        &["diff", ".", "."][..],
+        &["matrix", "--format", "csv", "--quiet"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_teamgate"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("deciding") && !err.contains('\r'),
+            "{args:?}: {err}"
+        );
+    }
+}

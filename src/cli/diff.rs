@@ -39,6 +39,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     format: DiffFormat,
+    /// No progress bar (there is none anyway when standard error is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 fn from_git(rev: &str, dir: &Path) -> Result<(), String> {
@@ -116,7 +119,9 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let scenarios: Vec<PathBuf> = args.scenarios.into_iter().filter(|p| p.exists()).collect();
-    let d = diff::compare(&old, &new, &scenarios);
+    let bar = super::progress::Bar::new(args.quiet);
+    let d = diff::compare_with(&old, &new, &scenarios, &bar);
+    bar.done();
     let text = match args.format {
         DiffFormat::Text => diff::text(&d),
         DiffFormat::Md => diff::markdown(&d),

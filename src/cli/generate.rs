@@ -3,7 +3,7 @@
 //! data in the demo's shape, and sample requests with their decisions.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
@@ -31,6 +31,9 @@ pub struct Args {
     from: BundleArg,
     /// The directory to write (created; must be empty or not exist).
     dir: PathBuf,
+    /// No progress bar (there is none anyway when standard error is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Runs `generate`.
@@ -73,16 +76,34 @@ fn generate(args: &Args) -> Result<String, String> {
         }
     }
     let projects = args.projects.unwrap_or((args.users / 20).max(1));
+    // Written beside the target and renamed into place at the end: an
+    // interrupted run (Ctrl-C) never leaves a half-written bundle at DIR.
+    let partial = partial_dir(&args.dir);
+    let _ = std::fs::remove_dir_all(&partial);
+    let spinner = super::progress::Bar::spinner(args.quiet, "generating entities");
     let (entities, ids) = testkit::workspace_with(args.users, projects, args.seed);
-    let bundle = testkit::write_bundle(&from, &args.dir, &entities)
-        .map_err(|e| format!("{}: cannot write the bundle: {e}", args.dir.display()))?;
+    spinner.say("writing the bundle");
+    let bundle = testkit::write_bundle(&from, &partial, &entities)
+        .map_err(|e| format!("{}: cannot write the bundle: {e}", partial.display()))?;
     let count = entities.len();
     drop(entities);
+    spinner.say("loading it");
     let snap = bundle.load().map_err(|e| {
         render::load_errors(&e);
         "the generated bundle does not load (is the --bundle it copies from valid?)".to_string()
     })?;
+    spinner.say("writing sample requests");
     let (allows, denies) = write_requests(&snap, &bundle, &ids, args)?;
+    spinner.done();
+    if args.dir.exists() {
+        std::fs::remove_dir(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
+    }
+    std::fs::rename(&partial, &args.dir).map_err(|e| {
+        format!(
+            "{}: cannot move the bundle into place: {e}",
+            args.dir.display()
+        )
+    })?;
     Ok(format!(
         "wrote {}: {count} entities ({} users, {projects} projects), {} policies, {} sample requests ({allows} allow, {denies} deny) in requests.jsonl",
         args.dir.display(),
@@ -90,6 +111,15 @@ fn generate(args: &Args) -> Result<String, String> {
         snap.policy_count(),
         allows + denies
     ))
+}
+
+/// Where a bundle for `dir` is written before it is moved into place.
+fn partial_dir(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    dir.with_file_name(format!(".{name}.partial"))
 }
 
 /// Sample requests, each the body of `POST /v1/is_authorized` plus the

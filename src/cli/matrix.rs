@@ -42,6 +42,9 @@ pub struct Args {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// No progress bar (there is none anyway when standard error is not a terminal).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Runs `matrix`.
@@ -63,7 +66,9 @@ pub fn run(args: Args) -> ExitCode {
             .collect(),
         resource_types: args.resource_type,
     };
-    let cells = matrix::cells(&snap, &sel);
+    let bar = super::progress::Bar::new(args.quiet);
+    let cells = matrix::cells_with(&snap, &sel, &bar);
+    bar.done();
     if cells.is_empty() {
         eprintln!("error: the selection matches no request (check --principal, --action and --resource-type)");
         return ExitCode::from(EXIT_BAD_INPUT);

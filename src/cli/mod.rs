@@ -7,6 +7,7 @@ mod diff;
 mod explain;
 mod generate;
 mod matrix;
+mod progress;
 mod query_args;
 mod render;
 mod serve;
@@ -124,6 +125,16 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        // A command whose output is piped into `head` ends quietly when the
+        // reader goes, as Unix tools do, instead of panicking on a broken
+        // pipe (Rust ignores SIGPIPE; the server keeps ignoring it).
+        // SAFETY: restoring SIGPIPE's default disposition at start-up, before
+        // any other thread exists, is async-signal-safe and touches no memory.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Authorize(a) => authorize::run(a),

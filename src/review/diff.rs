@@ -74,9 +74,19 @@ fn label(q: &Query, ctx: &str) -> String {
 /// Compares `old` and `new` over both entity universes, plus the outcomes of
 /// the scenario files under `scenarios` run against each bundle.
 pub fn compare(old: &Snapshot, new: &Snapshot, scenarios: &[PathBuf]) -> Diff {
+    compare_with(old, new, scenarios, &super::NoProgress)
+}
+
+/// [`compare`], reporting progress.
+pub fn compare_with(
+    old: &Snapshot,
+    new: &Snapshot,
+    scenarios: &[PathBuf],
+    progress: &dyn super::Progress,
+) -> Diff {
     let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
-    let mut count = universe_changes(old, new, &mut seen, &mut changes);
+    let mut count = universe_changes(old, new, &mut seen, &mut changes, progress);
     count += scenario_changes(old, new, scenarios, &mut seen, &mut changes);
     let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
     for ch in changes {
@@ -111,6 +121,7 @@ fn universe_changes(
     new: &Snapshot,
     seen: &mut BTreeSet<String>,
     changes: &mut Vec<Change>,
+    progress: &dyn super::Progress,
 ) -> usize {
     let mut cases = Vec::new();
     for snap in [new, old] {
@@ -120,8 +131,8 @@ fn universe_changes(
             }
         }
     }
-    let before = universe::decide_all(old, None, &cases);
-    let after = universe::decide_all(new, None, &cases);
+    let before = universe::decide_all_with(old, None, &cases, progress);
+    let after = universe::decide_all_with(new, None, &cases, progress);
     for ((c, a), b) in cases.iter().zip(before).zip(after) {
         if a.verdict() != b.verdict() {
             changes.push(Change {

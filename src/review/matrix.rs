@@ -41,6 +41,11 @@ pub struct Cell {
 
 /// Computes the cells, in a stable order.
 pub fn cells(snap: &Snapshot, sel: &Selection) -> Vec<Cell> {
+    cells_with(snap, sel, &super::NoProgress)
+}
+
+/// [`cells`], reporting progress.
+pub fn cells_with(snap: &Snapshot, sel: &Selection, progress: &dyn super::Progress) -> Vec<Cell> {
     let cases: Vec<Case> = universe::cases_where(
         snap,
         None,
@@ -50,7 +55,7 @@ pub fn cells(snap: &Snapshot, sel: &Selection) -> Vec<Cell> {
         },
         |p| sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string()),
     );
-    let decisions = universe::decide_all(snap, None, &cases);
+    let decisions = universe::decide_all_with(snap, None, &cases, progress);
     cases
         .into_iter()
         .zip(decisions)

@@ -82,19 +82,36 @@ pub fn cases_where(
 
 /// Decides every case on all cores, keeping the order of `cases`.
 pub fn decide_all(snap: &Snapshot, overlay: Option<&Overlay>, cases: &[Case]) -> Vec<Decision> {
+    decide_all_with(snap, overlay, cases, &super::NoProgress)
+}
+
+/// [`decide_all`], telling `progress` how many cases are decided as it goes.
+pub fn decide_all_with(
+    snap: &Snapshot,
+    overlay: Option<&Overlay>,
+    cases: &[Case],
+    progress: &dyn super::Progress,
+) -> Vec<Decision> {
+    progress.start("deciding", cases.len() as u64);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .max(1);
     let chunk = cases.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
+    let decisions = std::thread::scope(|scope| {
         let handles: Vec<_> = cases
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || {
-                    part.iter()
-                        .map(|c| snap.decide(&c.query, overlay))
-                        .collect::<Vec<_>>()
+                    let mut out = Vec::with_capacity(part.len());
+                    for (i, c) in part.iter().enumerate() {
+                        out.push(snap.decide(&c.query, overlay));
+                        if i % 256 == 255 {
+                            progress.advance(256);
+                        }
+                    }
+                    progress.advance((part.len() % 256) as u64);
+                    out
                 })
             })
             .collect();
@@ -103,6 +120,8 @@ pub fn decide_all(snap: &Snapshot, overlay: Option<&Overlay>, cases: &[Case]) ->
             // A panic in a worker is a bug: re-raise it rather than return a
             // shorter list that would pair decisions with the wrong cases.
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+            .collect::<Vec<_>>()
+    });
+    progress.finish();
+    decisions
 }
