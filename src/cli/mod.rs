@@ -93,9 +93,13 @@ impl BundleArg {
         Bundle::new(&self.bundle).with_manifest(self.require_manifest)
     }
 
-    /// Loads the bundle, printing every problem on failure.
+    /// Loads the bundle, printing every problem on failure (a spinner on a
+    /// terminal while a large bundle loads).
     pub fn load(&self) -> Result<Snapshot, ExitCode> {
-        self.bundle().load().map_err(|e| {
+        let spinner = progress::Bar::spinner(false, "loading the bundle");
+        let loaded = self.bundle().load();
+        spinner.done();
+        loaded.map_err(|e| {
             render::load_errors(&e);
             ExitCode::from(EXIT_BAD_INPUT)
         })

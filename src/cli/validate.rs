@@ -49,7 +49,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    match teamgate::Store::open_with(bundle.clone(), journal).map(|s| s.snapshot()) {
+    let spinner = super::progress::Bar::spinner(false, "loading the bundle");
+    let opened = teamgate::Store::open_with(bundle.clone(), journal).map(|s| s.snapshot());
+    spinner.done();
+    match opened {
         Ok(snap) => {
             let total = snap.policy_count();
             let permits = snap
