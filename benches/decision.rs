@@ -61,6 +61,22 @@ fn decisions(c: &mut Criterion) {
         .map(|c| c.query)
         .collect();
     bench_decisions(c, "demo", &snap, None, &demo);
+    // A repeated request answered from the decision cache (a snapshot built
+    // with the cache on; the demo mix, each asked once before).
+    teamgate::set_decision_cache(1 << 16);
+    let cached = shipped();
+    teamgate::set_decision_cache(0);
+    for q in &demo {
+        cached.decide(q, None);
+    }
+    let mut i = 0usize;
+    c.bench_function("decision/demo/cached", |b| {
+        b.iter(|| {
+            let q = &demo[i % demo.len()];
+            i += 1;
+            cached.decide(q, None).is_allowed()
+        })
+    });
     for n in sizes() {
         let (json, ids) = testkit::workspace(n, 42);
         let data = Overlay::instead_of_stored("synth")

@@ -46,8 +46,9 @@ pub mod store;
 pub mod testkit;
 
 pub use bundle::{
-    check_cedar_text, write_manifest, Bundle, Change, Effect, EntityRef, Overlay, OverlayBuilder,
-    PolicyInfo, Snapshot, MANIFEST_FILE, MAX_NESTING, MAX_OPERATORS, SYSTEM_ROLES_LOCK,
+    check_cedar_text, decision_cache_counts, set_decision_cache, write_manifest, Bundle, Change,
+    Effect, EntityRef, Overlay, OverlayBuilder, PolicyInfo, Snapshot, MANIFEST_FILE, MAX_NESTING,
+    MAX_OPERATORS, SYSTEM_ROLES_LOCK,
 };
 pub use engine::Strategy;
 pub use error::{error_chain, line_col, offset_of, Field, LoadError, Problem, RequestError};

@@ -144,3 +144,49 @@ fn entities_added_by_a_request_decide_as_if_they_were_stored() {
     let (n, allows, _) = compare(&snap, Some(&overlay), &full, queries);
     assert!(n > 4000 && allows > 100, "{n} requests, {allows} allows");
 }
+
+#[test]
+fn cached_decisions_equal_cedars_on_every_request_asked_twice() {
+    // A snapshot built with the decision cache on answers each request of
+    // the demo universe and of a generated workspace twice (a miss, then a
+    // hit): both equal to the sliced evaluation, itself equal to Cedar's.
+    teamgate::set_decision_cache(1 << 16);
+    let snap = shipped();
+    let (before_hits, _) = teamgate::decision_cache_counts();
+    let mut n = 0;
+    for c in universe::cases(&snap, None) {
+        let expected = raw(snap.evaluate(&c.query, None, Strategy::Sliced));
+        for _ in 0..2 {
+            let d = snap.try_decide(&c.query, None);
+            let (verdict, mut reasons) = match (&d, &expected) {
+                (Ok(d), Ok(_)) => (
+                    if d.is_allowed() { "Allow" } else { "Deny" }.to_string(),
+                    d.reasons().to_vec(),
+                ),
+                (Err(_), Err(_)) => continue,
+                _ => panic!("cached and uncached disagree on {:?}", c.query),
+            };
+            reasons.sort();
+            let (e_dec, e_reasons, e_errors) = expected.as_ref().unwrap();
+            let e_verdict = if e_dec == "Allow" && e_errors.is_empty() {
+                "Allow"
+            } else {
+                "Deny"
+            };
+            assert_eq!(
+                (verdict.as_str(), &reasons),
+                (e_verdict, e_reasons),
+                "{:?}",
+                c.query
+            );
+            n += 1;
+        }
+    }
+    let (after_hits, _) = teamgate::decision_cache_counts();
+    assert!(n > 4000, "{n} decisions");
+    assert!(
+        after_hits - before_hits >= (n / 2) as u64,
+        "the second asks were hits"
+    );
+    teamgate::set_decision_cache(0);
+}

@@ -6,6 +6,7 @@
 //! policy side ([`PolicyPack`]) and the entity side ([`EntityData`]) load
 //! separately, so a policy edit does not pay for parsing a large entity file.
 
+mod cache;
 mod change;
 mod data;
 mod entities;
@@ -19,6 +20,7 @@ mod source;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use cache::{decision_cache_counts, set_decision_cache};
 pub use change::{Change, EntityRef};
 pub(crate) use entities::{release_free_memory, EntityData};
 pub use limits::{check_cedar_text, MAX_NESTING, MAX_OPERATORS};

@@ -32,6 +32,8 @@ pub struct Snapshot {
     data: Arc<EntityData>,
     version: String,
     loaded_at: SystemTime,
+    /// Decisions of repeated requests, for this snapshot only.
+    cache: Option<Arc<super::cache::DecisionCache>>,
 }
 
 impl Snapshot {
@@ -46,6 +48,7 @@ impl Snapshot {
             data,
             version,
             loaded_at: SystemTime::now(),
+            cache: super::cache::DecisionCache::configured().map(Arc::new),
         }
     }
 
@@ -61,6 +64,17 @@ impl Snapshot {
     /// Cedar at all instead of turning it into a deny (a server answers the
     /// malformed ones with a 400).
     pub fn try_decide(
+        &self,
+        query: &Query,
+        overlay: Option<&Overlay>,
+    ) -> Result<Decision, RequestError> {
+        match (&self.cache, overlay) {
+            (Some(cache), None) => cache.get_or(query, || self.decide_uncached(query, None)),
+            _ => self.decide_uncached(query, overlay),
+        }
+    }
+
+    fn decide_uncached(
         &self,
         query: &Query,
         overlay: Option<&Overlay>,

@@ -59,6 +59,10 @@ pub struct Args {
     /// connections are closed.
     #[arg(long, default_value_t = 10)]
     shutdown_timeout: u64,
+    /// Decisions of repeated requests (without request entities) kept per
+    /// snapshot, dropped on every reload or data change; 0 turns the cache off.
+    #[arg(long, default_value_t = 65_536)]
+    decision_cache: usize,
     /// Do not watch the bundle (reload only on SIGHUP or the admin endpoint).
     #[arg(long)]
     no_watch: bool,
@@ -128,6 +132,7 @@ pub fn run(args: Args) -> ExitCode {
 /// signal; `Err` is a start-up error to print.
 fn start(args: &Args) -> Result<ExitCode, String> {
     let admin_token = admin_token(args)?;
+    teamgate::set_decision_cache(args.decision_cache);
     // With the data API on, its changes are recorded (the store is created);
     // without it, changes recorded earlier still apply.
     let store = match args

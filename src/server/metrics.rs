@@ -126,6 +126,17 @@ impl Metrics {
             "teamgate_policy_version_info{{version=\"{}\"}} 1",
             status.version
         );
+        let (hits, misses) = crate::decision_cache_counts();
+        let _ = writeln!(out, "# HELP teamgate_decision_cache_total Decisions answered from the decision cache (hit) or computed (miss).");
+        let _ = writeln!(out, "# TYPE teamgate_decision_cache_total counter");
+        let _ = writeln!(
+            out,
+            "teamgate_decision_cache_total{{result=\"hit\"}} {hits}"
+        );
+        let _ = writeln!(
+            out,
+            "teamgate_decision_cache_total{{result=\"miss\"}} {misses}"
+        );
         let _ = writeln!(out, "# HELP teamgate_connections_refused_total Connections closed on arrival because --max-connections were open.");
         let _ = writeln!(out, "# TYPE teamgate_connections_refused_total counter");
         let _ = writeln!(

@@ -1,0 +1,74 @@
+//! The decision cache: repeated requests (no request entities) answered
+//! from a bounded cache that belongs to one snapshot, so it is dropped with
+//! it on every reload or data change and can never answer for another
+//! version. Off unless a capacity is set ([`set_decision_cache`]).
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use cedar_policy::EntityUid;
+
+use crate::query::{Decision, Query};
+
+static CAPACITY: AtomicUsize = AtomicUsize::new(0);
+static HITS: AtomicU64 = AtomicU64::new(0);
+static MISSES: AtomicU64 = AtomicU64::new(0);
+
+/// Sets how many decisions each snapshot built from now on keeps (0: no
+/// cache, the default).
+pub fn set_decision_cache(capacity: usize) {
+    CAPACITY.store(capacity, Ordering::Relaxed);
+}
+
+/// Decisions answered from the cache, and computed, since start.
+pub fn decision_cache_counts() -> (u64, u64) {
+    (HITS.load(Ordering::Relaxed), MISSES.load(Ordering::Relaxed))
+}
+
+/// Principal, action, resource and the context's canonical JSON text (keys
+/// sorted: serde_json's maps are ordered).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key(EntityUid, EntityUid, EntityUid, String);
+
+/// One snapshot's cache.
+pub(crate) struct DecisionCache(quick_cache::sync::Cache<Key, Decision>);
+
+impl std::fmt::Debug for DecisionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionCache")
+            .field("len", &self.0.len())
+            .finish()
+    }
+}
+
+impl DecisionCache {
+    /// A cache of the configured capacity, or none.
+    pub fn configured() -> Option<DecisionCache> {
+        match CAPACITY.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(DecisionCache(quick_cache::sync::Cache::new(n))),
+        }
+    }
+
+    /// The decision for `query`, cached or computed by `decide` (only
+    /// decisions are cached, not refusals of malformed requests).
+    pub fn get_or<E>(
+        &self,
+        query: &Query,
+        decide: impl FnOnce() -> Result<Decision, E>,
+    ) -> Result<Decision, E> {
+        let key = Key(
+            query.principal().clone(),
+            query.action().clone(),
+            query.resource().clone(),
+            query.context().to_string(),
+        );
+        if let Some(d) = self.0.get(&key) {
+            HITS.fetch_add(1, Ordering::Relaxed);
+            return Ok(d);
+        }
+        MISSES.fetch_add(1, Ordering::Relaxed);
+        let d = decide()?;
+        self.0.insert(key, d.clone());
+        Ok(d)
+    }
+}
