@@ -9,7 +9,8 @@ bundle=${1:-.}
 # A bundle written by `teamgate generate` brings its own sample requests.
 if [ -f "$bundle/requests.jsonl" ]; then export TEAMGATE_REQUESTS="$bundle/requests.jsonl"; fi
 cargo build --release --quiet
-taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch > /tmp/teamgate-load.out 2>/dev/null &
+# TEAMGATE_SERVE_ARGS adds flags, e.g. "--decision-cache 0" for uncached decisions.
+taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch ${TEAMGATE_SERVE_ARGS:-} > /tmp/teamgate-load.out 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do grep -q listening /tmp/teamgate-load.out 2>/dev/null && break; sleep 0.1; done
