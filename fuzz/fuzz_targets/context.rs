@@ -3,18 +3,11 @@
 //! never an allow with errors.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 
-fn snapshot() -> &'static teamgate::Snapshot {
-    static CELL: OnceLock<teamgate::Snapshot> = OnceLock::new();
-    CELL.get_or_init(|| {
-        teamgate::Bundle::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .load()
-            .expect("the shipped bundle loads")
-    })
-}
+#[path = "common.rs"]
+mod common;
+use common::snapshot;
 
 const CASES: [(&str, &str, &str); 6] = [
     (r#"User::"erin""#, "inviteExternal", r#"Project::"website""#),

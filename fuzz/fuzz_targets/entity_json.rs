@@ -3,18 +3,11 @@
 //! keeps every stored entity readable.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 
-fn snapshot() -> &'static teamgate::Snapshot {
-    static CELL: OnceLock<teamgate::Snapshot> = OnceLock::new();
-    CELL.get_or_init(|| {
-        teamgate::Bundle::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .load()
-            .expect("the shipped bundle loads")
-    })
-}
+#[path = "common.rs"]
+mod common;
+use common::snapshot;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(serde_json::Value::Array(entities)) = serde_json::from_slice::<serde_json::Value>(data)

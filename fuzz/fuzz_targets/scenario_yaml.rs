@@ -3,18 +3,11 @@
 #![no_main]
 
 use std::path::Path;
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 
-fn snapshot() -> &'static teamgate::Snapshot {
-    static CELL: OnceLock<teamgate::Snapshot> = OnceLock::new();
-    CELL.get_or_init(|| {
-        teamgate::Bundle::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .load()
-            .expect("the shipped bundle loads")
-    })
-}
+#[path = "common.rs"]
+mod common;
+use common::snapshot;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {

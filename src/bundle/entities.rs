@@ -292,8 +292,9 @@ fn label_hash(label: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_reload_shares_the_entities_that_did_not_change() {
+    /// The shipped pack, and its demo entity file copied to a scratch
+    /// directory: (directory, bundle there, the file, its text, pack).
+    fn scratch() -> (tempfile::TempDir, Bundle, PathBuf, String, PolicyPack) {
         let shipped = Bundle::new(env!("CARGO_MANIFEST_DIR"));
         let pack = PolicyPack::load(&shipped).expect("shipped pack");
         let dir = tempfile::tempdir().expect("tempdir");
@@ -301,6 +302,12 @@ mod tests {
         let text = std::fs::read_to_string(shipped.fixtures().join("entities.json")).expect("demo");
         std::fs::write(&file, &text).expect("write");
         let bundle = Bundle::new(dir.path());
+        (dir, bundle, file, text, pack)
+    }
+
+    #[test]
+    fn a_reload_shares_the_entities_that_did_not_change() {
+        let (_dir, bundle, file, text, pack) = scratch();
         let paths = vec![file.clone()];
         let first = EntityData::from_files(&bundle, &paths, &pack, None).expect("loads");
         // bob's e-mail changes; nothing else does.
@@ -316,13 +323,7 @@ mod tests {
 
     #[test]
     fn a_reload_names_the_file_line_of_an_unchanged_entity_it_breaks() {
-        let shipped = Bundle::new(env!("CARGO_MANIFEST_DIR"));
-        let pack = PolicyPack::load(&shipped).expect("shipped pack");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("entities.json");
-        let text = std::fs::read_to_string(shipped.fixtures().join("entities.json")).expect("demo");
-        std::fs::write(&file, &text).expect("write");
-        let bundle = Bundle::new(dir.path());
+        let (_dir, bundle, file, text, pack) = scratch();
         let paths = vec![file.clone()];
         let first = EntityData::from_files(&bundle, &paths, &pack, None).expect("loads");
         // The website project no longer tags frank; frank (unchanged) still
