@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::data::{entries_of_json, labelled, Entry, Key, View};
 use super::{EntityData, PolicyPack};
-use crate::domain::integrity::{self, EntityView, Item, Origin};
+use crate::domain::integrity::{self, EntityView, Item, Origin, Outside as _};
 use crate::domain::types;
 use crate::error::{LoadError, Problem};
 
@@ -171,8 +171,6 @@ impl integrity::Outside for Remaining<'_> {
             .filter(|u| !self.gone(types::USER, u))
     }
 }
-
-use integrity::Outside as _;
 
 impl EntityData {
     /// This data with `change` applied, or every problem the change would
@@ -368,7 +366,7 @@ impl EntityData {
 
 /// The version of data built from files of hash `fixtures` with the
 /// changes of chain `digest` applied.
-pub(crate) fn data_version(fixtures: &str, digest: &str) -> String {
+fn data_version(fixtures: &str, digest: &str) -> String {
     if digest.is_empty() {
         return fixtures.to_string();
     }
