@@ -71,6 +71,10 @@ impl Journal {
         })
     }
 
+    fn fail(&self, what: &str, e: impl std::fmt::Display) -> Problem {
+        problem(&self.path, what, e)
+    }
+
     /// Where it lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -78,39 +82,43 @@ impl Journal {
 
     /// The net change recorded, `None` when no change was ever made.
     pub fn recorded(&self) -> Result<Option<Recorded>, Problem> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| problem(&self.path, what, e);
-        let tx = self.db.begin_read().map_err(|e| fail("cannot read", &e))?;
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(|e| self.fail("cannot read", e))?;
         let meta = match tx.open_table(META) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(fail("cannot read", &e)),
+            Err(e) => return Err(self.fail("cannot read", e)),
         };
         let get = |k: &str| -> Result<Option<String>, Problem> {
             Ok(meta
                 .get(k)
-                .map_err(|e| fail("cannot read", &e))?
+                .map_err(|e| self.fail("cannot read", e))?
                 .map(|v| v.value().to_string()))
         };
         let changes: u64 = match get("changes")? {
             None => return Ok(None),
-            Some(n) => n.parse().map_err(|e| fail("corrupt change count", &e))?,
+            Some(n) => n
+                .parse()
+                .map_err(|e| self.fail("corrupt change count", e))?,
         };
         let digest = get("digest")?.unwrap_or_default();
         let replace = get("replace")?.as_deref() == Some("true");
         let table = tx
             .open_table(ENTITIES)
-            .map_err(|e| fail("cannot read", &e))?;
+            .map_err(|e| self.fail("cannot read", e))?;
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
-        for row in table.iter().map_err(|e| fail("cannot read", &e))? {
-            let (k, v) = row.map_err(|e| fail("cannot read", &e))?;
+        for row in table.iter().map_err(|e| self.fail("cannot read", e))? {
+            let (k, v) = row.map_err(|e| self.fail("cannot read", e))?;
             let mut value: Json = serde_json::from_str(v.value())
-                .map_err(|e| fail(&format!("corrupt row {}", k.value()), &e))?;
+                .map_err(|e| self.fail(&format!("corrupt row {}", k.value()), &e))?;
             if let Some(entity) = value.get_mut("entity") {
                 upserts.push(entity.take());
             } else if let Some(uid) = value.get("deleted") {
                 let r: EntityRef = serde_json::from_value(uid.clone())
-                    .map_err(|e| fail(&format!("corrupt row {}", k.value()), &e))?;
+                    .map_err(|e| self.fail(&format!("corrupt row {}", k.value()), &e))?;
                 deletes.push(r);
             }
         }
@@ -129,33 +137,34 @@ impl Journal {
     /// Records an accepted change (already checked) in one durable
     /// transaction: its entities, and the new digest and count.
     pub fn record(&self, change: &Change, digest: &str, changes: u64) -> Result<(), Problem> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| problem(&self.path, what, e);
         let tx = self
             .db
             .begin_write()
-            .map_err(|e| fail("cannot write", &e))?;
+            .map_err(|e| self.fail("cannot write", e))?;
         {
-            let mut meta = tx.open_table(META).map_err(|e| fail("cannot write", &e))?;
+            let mut meta = tx
+                .open_table(META)
+                .map_err(|e| self.fail("cannot write", e))?;
             let replaced = change.replaces_all()
                 || meta
                     .get("replace")
-                    .map_err(|e| fail("cannot read", &e))?
+                    .map_err(|e| self.fail("cannot read", e))?
                     .is_some_and(|v| v.value() == "true");
             if change.replaces_all() {
                 tx.delete_table(ENTITIES)
-                    .map_err(|e| fail("cannot write", &e))?;
+                    .map_err(|e| self.fail("cannot write", e))?;
             }
             let mut table = tx
                 .open_table(ENTITIES)
-                .map_err(|e| fail("cannot write", &e))?;
+                .map_err(|e| self.fail("cannot write", e))?;
             for e in change.upserts() {
                 let Some(key) = uid_key_of_json(e) else {
-                    return Err(fail("cannot record", &"an entity without a uid"));
+                    return Err(self.fail("cannot record", "an entity without a uid"));
                 };
                 let row = json!({ "entity": e }).to_string();
                 table
                     .insert(key.as_str(), row.as_str())
-                    .map_err(|e| fail("cannot write", &e))?;
+                    .map_err(|e| self.fail("cannot write", e))?;
             }
             for r in change.deletes() {
                 let key = uid_key(&r.type_name, &r.id);
@@ -163,12 +172,12 @@ impl Journal {
                     // The stored entities are the whole data: just drop it.
                     table
                         .remove(key.as_str())
-                        .map_err(|e| fail("cannot write", &e))?;
+                        .map_err(|e| self.fail("cannot write", e))?;
                 } else {
                     let row = json!({ "deleted": r }).to_string();
                     table
                         .insert(key.as_str(), row.as_str())
-                        .map_err(|e| fail("cannot write", &e))?;
+                        .map_err(|e| self.fail("cannot write", e))?;
                 }
             }
             let count = changes.to_string();
@@ -177,24 +186,24 @@ impl Journal {
                 ("digest", digest),
                 ("changes", count.as_str()),
             ] {
-                meta.insert(k, v).map_err(|e| fail("cannot write", &e))?;
+                meta.insert(k, v)
+                    .map_err(|e| self.fail("cannot write", e))?;
             }
         }
-        tx.commit().map_err(|e| fail("cannot commit", &e))
+        tx.commit().map_err(|e| self.fail("cannot commit", e))
     }
 
     /// Forgets every recorded change: the entity files' data serves alone again.
     pub fn clear(&self) -> Result<(), Problem> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| problem(&self.path, what, e);
         let tx = self
             .db
             .begin_write()
-            .map_err(|e| fail("cannot write", &e))?;
+            .map_err(|e| self.fail("cannot write", e))?;
         tx.delete_table(ENTITIES)
-            .map_err(|e| fail("cannot write", &e))?;
+            .map_err(|e| self.fail("cannot write", e))?;
         tx.delete_table(META)
-            .map_err(|e| fail("cannot write", &e))?;
-        tx.commit().map_err(|e| fail("cannot commit", &e))
+            .map_err(|e| self.fail("cannot write", e))?;
+        tx.commit().map_err(|e| self.fail("cannot commit", e))
     }
 }
 
