@@ -36,6 +36,8 @@ pub mod domain;
 mod engine;
 mod error;
 mod layered;
+#[cfg(feature = "prove")]
+pub mod prove;
 mod query;
 pub mod review;
 pub mod sarif;

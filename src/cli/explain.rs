@@ -7,17 +7,31 @@ use super::{Format, EXIT_BAD_INPUT, EXIT_DENY};
 use teamgate::review::explain;
 
 /// Arguments of `explain`: the request flags shared with `authorize`.
-pub type Args = RequestArgs;
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    request: RequestArgs,
+    /// Decide against the `--entities` files alone, checked against the
+    /// schema but not the workspace integrity rules, with the context exactly
+    /// as given (nothing derived): replays a `teamgate prove` counterexample.
+    #[arg(long)]
+    as_given: bool,
+}
 
 /// Runs `explain`.
 pub fn run(args: Args) -> ExitCode {
-    let prepared = match args.prepare() {
-        Ok(p) => p,
-        Err(code) => return code,
+    let ex = if args.as_given {
+        match args.request.prepare_as_given() {
+            Ok((query, snap, entities)) => explain::explain_as_given(&snap, &query, &entities),
+            Err(code) => return code,
+        }
+    } else {
+        match args.request.prepare() {
+            Ok(p) => explain::explain(&p.snap, &p.query, p.overlay.as_ref()),
+            Err(code) => return code,
+        }
     };
-    let (query, snap) = (&prepared.query, &prepared.snap);
-    let ex = explain::explain(snap, query, prepared.overlay.as_ref());
-    match args.format {
+    match args.request.format {
         Format::Json => match serde_json::to_string_pretty(&ex) {
             Ok(s) => println!("{s}"),
             Err(e) => {

@@ -8,6 +8,7 @@ mod explain;
 mod generate;
 mod matrix;
 mod progress;
+mod prove;
 mod query_args;
 mod render;
 mod serve;
@@ -54,6 +55,9 @@ enum Command {
     Matrix(matrix::Args),
     /// The decisions that differ between two policy versions (exit 3 if any).
     Diff(diff::Args),
+    /// Prove the invariants of invariants.yaml for all data (cvc5): exit 0
+    /// proved, 3 violated, 4 unknown, 1 bad input or no solver.
+    Prove(prove::Args),
     /// Run scenario files (YAML, or Cedar run-tests JSON); exit 1 on any failure.
     Test(test::Args),
     /// Write a bundle with generated entity data of any size, and sample requests.
@@ -147,6 +151,7 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => explain::run(a),
         Command::Matrix(a) => matrix::run(a),
         Command::Diff(a) => diff::run(a),
+        Command::Prove(a) => prove::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Data(a) => data::run(a),

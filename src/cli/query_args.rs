@@ -70,6 +70,36 @@ impl RequestArgs {
     }
 }
 
+impl RequestArgs {
+    /// For `explain --as-given`: the request exactly as given and the
+    /// `--entities` files alone, checked against the schema only.
+    pub fn prepare_as_given(
+        &self,
+    ) -> Result<(Query, Snapshot, cedar_policy::Entities), std::process::ExitCode> {
+        let bad = |p: &Problem| {
+            eprintln!("error: {}", render::problem(p));
+            std::process::ExitCode::from(super::EXIT_BAD_INPUT)
+        };
+        let query = self.query.query().map_err(|p| bad(&p))?;
+        let snap = self.bundle.load()?;
+        let mut all = Vec::new();
+        for file in &self.query.entities {
+            all.extend(read_entity_file(file).map_err(|p| bad(&p))?);
+        }
+        let entities = cedar_policy::Entities::from_json_value(
+            serde_json::Value::Array(all),
+            Some(snap.schema()),
+        )
+        .map_err(|e| {
+            bad(&Problem::new(format!(
+                "--entities: {}",
+                teamgate::error_chain(&e)
+            )))
+        })?;
+        Ok((query, snap, entities))
+    }
+}
+
 impl QueryArgs {
     /// The query these flags describe.
     pub fn query(&self) -> Result<Query, Problem> {

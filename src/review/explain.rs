@@ -59,44 +59,83 @@ fn scope_matches(p: &cedar_policy::Policy, q: &Query, entities: &Entities) -> bo
     principal && resource
 }
 
-/// Explains `query` against the snapshot's entities, or `overlay`'s.
-pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Explanation {
-    let decision = snap.decide(query, overlay);
-    let mut ex = Explanation {
+/// An explanation of `decision` with its determining policies cited.
+fn started(snap: &Snapshot, query: &Query, decision: Decision) -> Explanation {
+    let determining = decision
+        .reasons()
+        .iter()
+        .filter_map(|id| {
+            snap.policy(id).map(|info| Cited {
+                info: info.clone(),
+                error: None,
+            })
+        })
+        .collect();
+    Explanation {
         request: query.to_string(),
-        decision: decision.clone(),
-        determining: Vec::new(),
+        decision,
+        determining,
         overridden: Vec::new(),
         not_satisfied: Vec::new(),
         errored: Vec::new(),
         version: snap.version().to_string(),
+    }
+}
+
+/// Explains `query` against the snapshot's entities, or `overlay`'s.
+pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Explanation {
+    let mut ex = started(snap, query, snap.decide(query, overlay));
+    let Ok(query) = snap.prepare(query, overlay) else {
+        return ex;
     };
+    let request_entities = snap.request_entities(&query, overlay);
+    let Ok(request) = snap.engine().request(&query, &request_entities) else {
+        return ex;
+    };
+    cite_slice(snap, &mut ex, &query, &request, &request_entities);
+    ex
+}
+
+/// Explains `query` exactly as given, against `entities` alone: nothing of
+/// the bundle's entity data, no integrity rules, no context derived. This
+/// replays a `teamgate prove` counterexample, whose data conforms to the
+/// schema but need not be a workspace the loader would accept.
+pub fn explain_as_given(snap: &Snapshot, query: &Query, entities: &Entities) -> Explanation {
+    let engine = snap.engine();
+    let (decision, request) = match engine.request(query, entities) {
+        Ok(r) => (engine.decide_request(&r, entities), Some(r)),
+        Err(e) => (Decision::deny_because(&e), None),
+    };
+    let mut ex = started(snap, query, decision);
+    if let Some(request) = request {
+        cite_slice(snap, &mut ex, query, &request, entities);
+    }
+    ex
+}
+
+/// Adds to `ex` the permits a forbid overrode, the permits whose scope
+/// matched but whose condition was false, and the policies that errored.
+fn cite_slice(
+    snap: &Snapshot,
+    ex: &mut Explanation,
+    query: &Query,
+    request: &cedar_policy::Request,
+    entities: &Entities,
+) {
+    let engine = snap.engine();
+    let decision = ex.decision.clone();
     let cite = |id: &str, error: Option<String>| {
         snap.policy(id).map(|info| Cited {
             info: info.clone(),
             error,
         })
     };
-    ex.determining = decision
-        .reasons()
-        .iter()
-        .filter_map(|id| cite(id, None))
-        .collect();
-    let engine = snap.engine();
-    let Ok(query) = snap.prepare(query, overlay) else {
-        return ex;
-    };
-    let request_entities = snap.request_entities(&query, overlay);
-    let entities = &request_entities;
-    let Ok(request) = engine.request(&query, entities) else {
-        return ex;
-    };
     let Some(slice) = engine.slice_for(
         query.principal().type_name(),
         query.action(),
         query.resource().type_name(),
     ) else {
-        return ex;
+        return;
     };
     let mut ids: Vec<&cedar_policy::Policy> = slice.policies().collect();
     ids.sort_by_key(|p| p.id().to_string());
@@ -105,14 +144,14 @@ pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Exp
         let Some(original) = engine.policies().policy(p.id()) else {
             continue;
         };
-        if !scope_matches(original, &query, entities) {
+        if !scope_matches(original, query, entities) {
             continue;
         }
         let mut alone = cedar_policy::PolicySet::new();
         if alone.add(p.clone()).is_err() {
             continue;
         }
-        let r = engine.authorize_with(&request, &alone, entities);
+        let r = engine.authorize_with(request, &alone, entities);
         if let Some(e) = r.diagnostics().errors().next() {
             if let Some(c) = cite(&id, Some(e.to_string())) {
                 ex.errored.push(c);
@@ -130,7 +169,6 @@ pub fn explain(snap: &Snapshot, query: &Query, overlay: Option<&Overlay>) -> Exp
             _ => {}
         }
     }
-    ex
 }
 
 /// The explanation as a reviewer reads it.

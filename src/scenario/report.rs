@@ -92,7 +92,9 @@ pub fn json(reports: &[FileReport]) -> String {
     )
 }
 
-fn esc(s: &str) -> String {
+/// Text escaped for XML attributes and content (control characters other
+/// than newline and tab dropped).
+pub fn esc(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
         .collect::<String>()
