@@ -210,11 +210,11 @@ impl Compiled<'_> {
 /// What a property compares, resolved against the pack.
 enum Plan {
     Sets {
-        left: (String, PolicySet),
-        right: Option<(String, PolicySet)>,
+        left: Box<(String, PolicySet)>,
+        right: Option<Box<(String, PolicySet)>>,
         kind: SetCheck,
     },
-    Errors(Box<PolicySet>),
+    Errors(PolicySet),
 }
 
 #[derive(Clone, Copy)]
@@ -245,19 +245,19 @@ fn plan(snap: &Snapshot, inv: &Invariant) -> Result<Plan, String> {
         ))
     };
     let sets = |left, right, kind| Plan::Sets {
-        left,
-        right: Some(right),
+        left: Box::new(left),
+        right: Some(Box::new(right)),
         kind,
     };
     Ok(match &inv.property {
         Property::NeverAllows(c) => sets(pack(), cond(c)?, SetCheck::Disjoint),
         Property::AlwaysAllows(c) => sets(cond(c)?, pack(), SetCheck::Implies),
         Property::AlwaysDenies => Plan::Sets {
-            left: pack(),
+            left: Box::new(pack()),
             right: None,
             kind: SetCheck::AlwaysDenies,
         },
-        Property::NeverErrors(sel) => Plan::Errors(Box::new(sel.resolve(snap, "never-errors")?)),
+        Property::NeverErrors(sel) => Plan::Errors(sel.resolve(snap, "never-errors")?),
         Property::Implies(p) => {
             let (l, r) = pair(p)?;
             sets(l, r, SetCheck::Implies)
@@ -324,7 +324,7 @@ pub fn prove(
                     &mut compiled,
                     env,
                     left,
-                    right.as_ref(),
+                    right.as_deref(),
                     *kind,
                 )
                 .map_err(|e| {
