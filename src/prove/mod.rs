@@ -214,7 +214,7 @@ enum Plan {
         right: Option<Box<(String, PolicySet)>>,
         kind: SetCheck,
     },
-    Errors(PolicySet),
+    Errors(Box<PolicySet>),
 }
 
 #[derive(Clone, Copy)]
@@ -257,7 +257,7 @@ fn plan(snap: &Snapshot, inv: &Invariant) -> Result<Plan, String> {
             right: None,
             kind: SetCheck::AlwaysDenies,
         },
-        Property::NeverErrors(sel) => Plan::Errors(sel.resolve(snap, "never-errors")?),
+        Property::NeverErrors(sel) => Plan::Errors(Box::new(sel.resolve(snap, "never-errors")?)),
         Property::Implies(p) => {
             let (l, r) = pair(p)?;
             sets(l, r, SetCheck::Implies)
