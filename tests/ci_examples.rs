@@ -93,7 +93,10 @@ fn pre_commit_hooks_parse() {
         .iter()
         .filter_map(|h| h["id"].as_str())
         .collect();
-    assert_eq!(ids, ["teamgate-validate", "teamgate-test"]);
+    assert_eq!(
+        ids,
+        ["teamgate-validate", "teamgate-test", "teamgate-prove"]
+    );
     for h in hooks.as_sequence().unwrap() {
         let entry = h["entry"].as_str().expect("entry");
         let sub = entry.split_whitespace().nth(1).expect("a subcommand");

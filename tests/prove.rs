@@ -267,7 +267,11 @@ fn mutate(m: &Mutation) -> ScratchBundle {
             .output()
             .expect("run"),
     );
-    assert_eq!(code, 0, "{}: the mutated bundle must load\n{err}", m.invariant);
+    assert_eq!(
+        code, 0,
+        "{}: the mutated bundle must load\n{err}",
+        m.invariant
+    );
     b
 }
 
@@ -322,7 +326,11 @@ fn every_invariant_catches_its_mutation_with_a_replayable_counterexample() {
     for m in MUTATIONS {
         let b = mutate(m);
         let (code, outcomes, err) = prove(&b.arg(), &["--invariant", m.invariant]);
-        assert_eq!(code, 3, "{}: expected a violation\n{err}\n{outcomes:#?}", m.invariant);
+        assert_eq!(
+            code, 3,
+            "{}: expected a violation\n{err}\n{outcomes:#?}",
+            m.invariant
+        );
         let o = &outcomes[0];
         assert_eq!(o["status"], "violated", "{o:#}");
         let cex = &o["counterexample"];
@@ -359,15 +367,24 @@ fn diff_prove_finds_a_refactor_equivalent_and_a_change_not() {
     // other order.
     let refactor = ScratchBundle::new();
     let ext = refactor.read("policies/licenses/external.cedar");
-    let start = ext.find("@id(\"external.no-settings-workload-reports\")").expect("cx5");
-    let mid = ext.find("@id(\"external.own-times-only\")").expect("own times");
-    let end = ext.find("@id(\"external.full-license-only\")").expect("cx6");
+    let start = ext
+        .find("@id(\"external.no-settings-workload-reports\")")
+        .expect("cx5");
+    let mid = ext
+        .find("@id(\"external.own-times-only\")")
+        .expect("own times");
+    let end = ext
+        .find("@id(\"external.full-license-only\")")
+        .expect("cx6");
     let (a, b) = (&ext[start..mid], &ext[mid..end]);
     refactor.write(
         "policies/licenses/external.cedar",
         &format!("{}{}", &ext[..start], &ext[end..]),
     );
-    refactor.write("policies/licenses/external-times.cedar", &format!("{b}\n{a}"));
+    refactor.write(
+        "policies/licenses/external-times.cedar",
+        &format!("{b}\n{a}"),
+    );
     let old = repo().display().to_string();
     let args = |new: &str| {
         vec![
@@ -380,7 +397,12 @@ fn diff_prove_finds_a_refactor_equivalent_and_a_change_not() {
             new.to_string(),
         ]
     };
-    let (code, out, err) = output(teamgate().args(args(&refactor.arg())).output().expect("run"));
+    let (code, out, err) = output(
+        teamgate()
+            .args(args(&refactor.arg()))
+            .output()
+            .expect("run"),
+    );
     assert_eq!(code, 0, "{err}\n{out}");
     let shapes: Vec<Value> = serde_json::from_str(&out).expect("json");
     assert!(shapes.len() > 50, "{}", shapes.len());
@@ -391,11 +413,17 @@ fn diff_prove_finds_a_refactor_equivalent_and_a_change_not() {
     let (code, out, err) = output(teamgate().args(args(&change.arg())).output().expect("run"));
     assert_eq!(code, 3, "{err}\n{out}");
     let shapes: Vec<Value> = serde_json::from_str(&out).expect("json");
-    let differ: Vec<&Value> = shapes.iter().filter(|s| s["status"] == "violated").collect();
+    let differ: Vec<&Value> = shapes
+        .iter()
+        .filter(|s| s["status"] == "violated")
+        .collect();
     assert!(!differ.is_empty());
     for d in &differ {
         let id = d["id"].as_str().unwrap_or_default();
-        assert!(id.ends_with(" Project"), "only project actions change: {id}");
+        assert!(
+            id.ends_with(" Project"),
+            "only project actions change: {id}"
+        );
         let cex = &d["counterexample"];
         assert_eq!(cex["decision"], "old deny, new allow", "{d:#}");
         // Replayed on the new bundle: allowed.
@@ -431,7 +459,10 @@ fn bad_invariants_and_a_missing_solver_are_exit_1_with_the_place() {
     );
     let (code, _, err) = run(&two, None);
     assert_eq!(code, 1);
-    assert!(err.contains("invariants[0]") && err.contains("exactly one"), "{err}");
+    assert!(
+        err.contains("invariants[0]") && err.contains("exactly one"),
+        "{err}"
+    );
 
     let typo = write(
         "typo.yaml",
@@ -454,6 +485,42 @@ fn bad_invariants_and_a_missing_solver_are_exit_1_with_the_place() {
         );
         let (code, _, err) = run(&shape, None);
         assert_eq!(code, 1, "{err}");
-        assert!(err.contains("invariants[0]") && err.contains("Workspace"), "{err}");
+        assert!(
+            err.contains("invariants[0]") && err.contains("Workspace"),
+            "{err}"
+        );
     }
+}
+
+#[test]
+fn validate_refuses_invariants_that_no_longer_fit_the_pack() {
+    // No solver needed: shapes, conditions and selections are checked at load.
+    let b = ScratchBundle::new();
+    b.write(
+        "invariants.yaml",
+        &std::fs::read_to_string(invariants_file()).expect("read invariants"),
+    );
+    let validate = |b: &ScratchBundle| {
+        output(
+            teamgate()
+                .args(["validate", "--bundle", &b.arg()])
+                .output()
+                .expect("run"),
+        )
+    };
+    let (code, out, err) = validate(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("invariants 13"), "{out}");
+    // A file an invariant names that is not in the pack.
+    b.edit(
+        "invariants.yaml",
+        "files: [roles/admin.cedar, roles/guest.cedar]",
+        "files: [roles/admins.cedar, roles/guest.cedar]",
+    );
+    let (code, _, err) = validate(&b);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("invariants.yaml") && err.contains("roles/admins.cedar"),
+        "{err}"
+    );
 }

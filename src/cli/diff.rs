@@ -183,7 +183,8 @@ fn prove_equivalence(
     };
     args.solver
         .write_counterexamples(&mut outcomes, new_root, |o| {
-            format!("diff-{}", o.id.replace(' ', "-"))
+            let shape = o.id.replace("Action::\"", "").replace('"', "");
+            format!("diff-{}", shape.replace(' ', "-"))
         });
     let format = match args.format {
         DiffFormat::Json => ProveFormat::Json,

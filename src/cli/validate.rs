@@ -39,6 +39,23 @@ fn sarif(problems: &[teamgate::Problem], level: &'static str) {
     println!("{:#}", teamgate::sarif::document(&findings));
 }
 
+/// The number of invariants in the bundle's `invariants.yaml` when it has
+/// one, checked against the pack (without the solver).
+fn invariants_of(
+    bundle: &teamgate::Bundle,
+    snap: &teamgate::Snapshot,
+) -> Result<Option<usize>, Vec<teamgate::Problem>> {
+    use teamgate::prove::Invariants;
+    let file = Invariants::path_in(bundle.root());
+    if !file.exists() {
+        return Ok(None);
+    }
+    let invariants = Invariants::load(&file)?;
+    teamgate::prove::check(snap, &invariants.items)
+        .map_err(|e| vec![teamgate::Problem::in_file(&file, e.to_string())])?;
+    Ok(Some(invariants.items.len()))
+}
+
 /// Runs `validate`.
 pub fn run(args: Args) -> ExitCode {
     let bundle = args.bundle.bundle();
@@ -52,8 +69,13 @@ pub fn run(args: Args) -> ExitCode {
     let spinner = super::progress::Bar::spinner(false, "loading the bundle");
     let opened = teamgate::Store::open_with(bundle.clone(), journal).map(|s| s.snapshot());
     spinner.done();
+    let opened = opened.and_then(|snap| {
+        invariants_of(&bundle, &snap)
+            .map(|n| (snap, n))
+            .map_err(teamgate::LoadError::new)
+    });
     match opened {
-        Ok(snap) => {
+        Ok((snap, invariants)) => {
             let total = snap.policy_count();
             let permits = snap
                 .policies()
@@ -77,6 +99,7 @@ pub fn run(args: Args) -> ExitCode {
                         "entities": snap.entity_count(),
                         "data_version": snap.data_version(),
                         "data_changes": snap.data_changes(),
+                        "invariants": invariants,
                         "warnings": snap.warnings().iter().map(|w| w.message()).collect::<Vec<_>>(),
                     })
                 ),
@@ -98,6 +121,12 @@ pub fn run(args: Args) -> ExitCode {
                             snap.data_version(),
                             args.data.path(&bundle).display()
                         ),
+                    }
+                    if let Some(n) = invariants {
+                        println!(
+                            "  invariants {n} in {} (prove them: teamgate prove)",
+                            teamgate::prove::INVARIANTS_FILE
+                        );
                     }
                     println!("  version   {}", snap.version());
                     for w in snap.warnings() {

@@ -273,6 +273,29 @@ fn plan(snap: &Snapshot, inv: &Invariant) -> Result<Plan, String> {
     })
 }
 
+/// Each invariant with its request shapes and what it compares.
+fn plan_all<'i>(
+    snap: &Snapshot,
+    invariants: &'i [Invariant],
+) -> Result<Vec<(&'i Invariant, Vec<RequestEnv>, Plan)>, ProveError> {
+    let mut planned = Vec::new();
+    for inv in invariants {
+        let bad = |e: String| ProveError::Invalid(format!("{} (id {}): {e}", inv.path, inv.id));
+        let envs = envs_of(snap.schema(), &inv.shape).map_err(bad)?;
+        let plan = plan(snap, inv).map_err(bad)?;
+        planned.push((inv, envs, plan));
+    }
+    Ok(planned)
+}
+
+/// Checks, without the solver, that the invariants can be proven as written
+/// against this pack: shapes of the schema, Cedar conditions, selections
+/// that choose policies. (`validate` runs it, so an edit that renames a
+/// policy an invariant names fails before anyone runs `prove`.)
+pub fn check(snap: &Snapshot, invariants: &[Invariant]) -> Result<(), ProveError> {
+    plan_all(snap, invariants).map(|_| ())
+}
+
 /// Checks invariants against a snapshot's pack. An invariant that cannot be
 /// checked as written (bad shape, a condition that is not Cedar or does not
 /// type-check for its shape, a selection that chooses nothing) is an error
@@ -284,13 +307,7 @@ pub fn prove(
     progress: &dyn Progress,
 ) -> Result<Vec<Outcome>, ProveError> {
     let schema = snap.schema();
-    let mut planned = Vec::new();
-    for inv in invariants {
-        let bad = |e: String| ProveError::Invalid(format!("{} (id {}): {e}", inv.path, inv.id));
-        let envs = envs_of(schema, &inv.shape).map_err(bad)?;
-        let plan = plan(snap, inv).map_err(bad)?;
-        planned.push((inv, envs, plan));
-    }
+    let planned = plan_all(snap, invariants)?;
     let mut session =
         Session::new(options.solver.clone(), options.timeout).map_err(ProveError::Solver)?;
     let mut compiled = Compiled {
