@@ -273,11 +273,14 @@ fn plan(snap: &Snapshot, inv: &Invariant) -> Result<Plan, String> {
     })
 }
 
+/// An invariant with its request shapes and what it compares.
+type Planned<'i> = (&'i Invariant, Vec<RequestEnv>, Plan);
+
 /// Each invariant with its request shapes and what it compares.
 fn plan_all<'i>(
     snap: &Snapshot,
     invariants: &'i [Invariant],
-) -> Result<Vec<(&'i Invariant, Vec<RequestEnv>, Plan)>, ProveError> {
+) -> Result<Vec<Planned<'i>>, ProveError> {
     let mut planned = Vec::new();
     for inv in invariants {
         let bad = |e: String| ProveError::Invalid(format!("{} (id {}): {e}", inv.path, inv.id));
