@@ -524,3 +524,41 @@ fn validate_refuses_invariants_that_no_longer_fit_the_pack() {
         "{err}"
     );
 }
+
+#[test]
+fn a_solver_that_cannot_decide_is_unknown_and_exit_4() {
+    // A stand-in for cvc5 that answers `unknown` to every check, as cvc5
+    // does past its time limit.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("cvc5");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nwhile IFS= read -r line; do\n  case \"$line\" in *\"(check-sat)\"*) echo unknown;; esac\ndone\n",
+    )
+    .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let inv = invariants_file();
+    let (code, out, err) = output(
+        teamgate()
+            .args([
+                "prove",
+                "--invariants",
+                &inv,
+                "--invariant",
+                "private-tasks-owner-only",
+            ])
+            .args(["--format", "junit", "--quiet"])
+            .env("CVC5", &fake)
+            .output()
+            .expect("run"),
+    );
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(
+        out.contains("errors=\"1\"") && out.contains("answered unknown"),
+        "{out}"
+    );
+}
