@@ -148,6 +148,22 @@ impl Problem {
         self.json_path.as_deref()
     }
 
+    /// The entity a problem about entity data is about, e.g. `User::"dan"`
+    /// (its message starts with the uid), if any.
+    pub fn entity(&self) -> Option<&str> {
+        let message = self.message.as_str();
+        let sep = message.find("::\"")?;
+        let head = &message[..sep];
+        if head.is_empty() || head.contains(' ') {
+            return None;
+        }
+        let rest = &message[sep + 3..];
+        let end = rest
+            .find("\" ")
+            .or_else(|| rest.strip_suffix('"').map(str::len))?;
+        Some(&message[..sep + 3 + end + 1])
+    }
+
     /// One-line description, without the location.
     pub fn message(&self) -> &str {
         &self.message
@@ -407,4 +423,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_entity_is_read_from_a_problem_message() {
+        let m = "User::\"dan\" names workspace role Role::\"x\", which does not exist (AW1)";
+        assert_eq!(Problem::new(m).entity(), Some("User::\"dan\""));
+        assert_eq!(
+            Problem::new("request body: the change deletes (PR4)").entity(),
+            None
+        );
+    }
 }

@@ -43,6 +43,7 @@ pub mod review;
 pub mod sarif;
 pub mod scenario;
 pub mod server;
+pub mod source;
 pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod data;
+mod db;
 mod diff;
 mod explain;
 mod generate;
@@ -62,6 +63,8 @@ enum Command {
     Test(test::Args),
     /// Write a bundle with generated entity data of any size, and sample requests.
     Generate(generate::Args),
+    /// The PostgreSQL table `serve --entities-from` follows: init, load, schema.
+    Db(db::Args),
     /// The data store of the data API's changes: status, reset.
     Data(data::Args),
     /// Write the bundle's manifest (`teamgate.manifest`): its hashes as they
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Watch(a) => watch::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Data(a) => data::run(a),
+        Command::Db(a) => db::run(a),
         Command::Manifest(a) => match teamgate::write_manifest(&Bundle::new(&a.bundle)) {
             Ok(path) => {
                 println!("wrote {}", path.display());

@@ -143,7 +143,7 @@ impl QueryArgs {
 }
 
 /// An entity JSON file: an array of Cedar entity objects.
-fn read_entity_file(file: &std::path::Path) -> Result<Vec<serde_json::Value>, Problem> {
+pub fn read_entity_file(file: &std::path::Path) -> Result<Vec<serde_json::Value>, Problem> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Problem::in_file(file, format!("cannot read: {e}")))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {

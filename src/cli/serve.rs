@@ -74,6 +74,17 @@ pub struct Args {
     /// for this many seconds (or is down).
     #[arg(long, default_value_t = 120)]
     max_staleness: u64,
+    /// Follow the entity data in this PostgreSQL database's table
+    /// `teamgate_entities` (see `teamgate db`) instead of the bundle's entity
+    /// files: read in full at start, then each change as notified. The data
+    /// is kept in the data store, which serves (stale) while the database is
+    /// unreachable.
+    #[arg(long, env = "TEAMGATE_ENTITIES_FROM", value_name = "URL")]
+    entities_from: Option<String>,
+    /// `/readyz` answers 503 when the entity source has been unreachable and
+    /// its data unconfirmed for this many seconds.
+    #[arg(long, default_value_t = 60)]
+    max_source_staleness: u64,
     /// Worker threads (default: one per core).
     #[arg(long)]
     workers: Option<usize>,
@@ -135,9 +146,10 @@ fn start(args: &Args) -> Result<ExitCode, String> {
     teamgate::set_decision_cache(args.decision_cache);
     // With the data API on, its changes are recorded (the store is created);
     // without it, changes recorded earlier still apply.
+    let following = args.entities_from.is_some();
     let store = match args
         .data
-        .open_store(args.bundle.bundle(), admin_token.is_some())
+        .open_store(args.bundle.bundle(), admin_token.is_some() || following)
     {
         Ok(s) => Arc::new(s),
         Err(code) => return Ok(code),
@@ -154,8 +166,17 @@ fn start(args: &Args) -> Result<ExitCode, String> {
             RequestEntitiesArg::Replace => RequestEntities::Replace,
         },
         max_staleness: (!args.no_watch).then(|| Duration::from_secs(args.max_staleness)),
+        max_source_staleness: Duration::from_secs(args.max_source_staleness),
     };
-    let state = Arc::new(AppState::new(store.clone(), config, decision_log(args)?));
+    let source = args.entities_from.as_ref().map(|url| {
+        let name = teamgate::source::postgres::redact(url);
+        (url.clone(), teamgate::source::SourceHealth::new(name))
+    });
+    let state = AppState::new(store.clone(), config, decision_log(args)?);
+    let state = Arc::new(match &source {
+        Some((_, health)) => state.following(health.clone()),
+        None => state,
+    });
     let _watching = if args.no_watch {
         None
     } else {
@@ -173,6 +194,25 @@ fn start(args: &Args) -> Result<ExitCode, String> {
     let rt = rt
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    if let Some((url, health)) = source {
+        let mirrored = store.journal().is_some_and(|j| j.replaces_files());
+        rt.spawn(teamgate::source::postgres::follow(
+            url,
+            store.clone(),
+            health.clone(),
+            teamgate::source::postgres::FollowOptions::default(),
+        ));
+        if !mirrored {
+            // Nothing read from the database before: the bundle's entity
+            // files are not its data. Serve only once it has been read.
+            eprintln!("waiting for the first read of {}", health.status().source);
+            rt.block_on(async {
+                while !health.status().synced {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+        }
+    }
     let limits = server::listen::Limits {
         header_timeout: Duration::from_secs(args.header_timeout.max(1)),
         max_connections: args.max_connections.max(1),

@@ -143,6 +143,16 @@ async fn change(
     if let Err(e) = authorize(&state, &headers) {
         return e.into_response();
     }
+    if let Some(source) = &state.source {
+        return ApiError::status(
+            StatusCode::CONFLICT,
+            format!(
+                "the entity data follows {}: change it there (this sidecar applies what it reads)",
+                source.status().source
+            ),
+        )
+        .into_response();
+    }
     let items: Vec<Value> = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(items)) => items,
         Ok(_) => {
@@ -203,7 +213,7 @@ fn refused(e: &UpdateError) -> Response {
                 .iter()
                 .map(|p| {
                     json!({
-                        "entity": entity_of(p.message()),
+                        "entity": p.entity(),
                         "path": p.json_path(),
                         "rule": crate::domain::integrity::rule_of(p.message()),
                         "message": p.message(),
@@ -224,31 +234,5 @@ fn refused(e: &UpdateError) -> Response {
             ),
         )
         .into_response(),
-    }
-}
-
-/// The entity a problem message starts with, e.g. `User::"dan"`.
-fn entity_of(message: &str) -> Option<&str> {
-    let sep = message.find("::\"")?;
-    let head = &message[..sep];
-    if head.is_empty() || head.contains(' ') {
-        return None;
-    }
-    let rest = &message[sep + 3..];
-    let end = rest
-        .find("\" ")
-        .or_else(|| rest.strip_suffix('"').map(str::len))?;
-    Some(&message[..sep + 3 + end + 1])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_entity_is_read_from_a_problem_message() {
-        let m = "User::\"dan\" names workspace role Role::\"x\", which does not exist (AW1)";
-        assert_eq!(entity_of(m), Some("User::\"dan\""));
-        assert_eq!(entity_of("request body: the change deletes (PR4)"), None);
     }
 }

@@ -12,6 +12,52 @@ const BUCKETS: [f64; 12] = [
     0.01, 0.1,
 ];
 
+/// Writes one single-sample metric family: HELP, TYPE and the value.
+pub fn family(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// The metrics of an entity source (`serve --entities-from`).
+pub fn source(out: &mut String, s: &crate::source::SourceStatus) {
+    family(
+        out,
+        "teamgate_source_up",
+        "gauge",
+        "1 while the entity source is connected and followed.",
+        u8::from(s.up),
+    );
+    family(
+        out,
+        "teamgate_source_stale_seconds",
+        "gauge",
+        "Seconds since the entity data was last known to match its source (-1 before the first read).",
+        s.stale_seconds.unwrap_or(-1.0),
+    );
+    family(
+        out,
+        "teamgate_source_reconnects_total",
+        "counter",
+        "Connections to the entity source lost and made again.",
+        s.reconnects,
+    );
+    family(
+        out,
+        "teamgate_source_changes_total",
+        "counter",
+        "Changes read from the entity source and applied.",
+        s.changes,
+    );
+    family(
+        out,
+        "teamgate_source_rejected_rows",
+        "gauge",
+        "Rows of the entity source the integrity rules refuse (kept aside).",
+        s.rejected_rows,
+    );
+}
+
 /// Counters, updated lock-free by every request.
 #[derive(Debug, Default)]
 pub struct Metrics {

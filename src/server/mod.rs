@@ -84,6 +84,9 @@ pub struct ServerConfig {
     /// `/readyz` answers 503 when the watcher last looked at the bundle
     /// longer ago than this (the watcher looks every rescan interval).
     pub max_staleness: Option<Duration>,
+    /// `/readyz` answers 503 when the entity source was last known to match
+    /// longer ago than this (it is down and the data ages).
+    pub max_source_staleness: Duration,
 }
 
 impl Default for ServerConfig {
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             max_rebuild_entities: DEFAULT_MAX_REBUILD_ENTITIES,
             request_entities: RequestEntities::default(),
             max_staleness: None,
+            max_source_staleness: Duration::from_secs(60),
         }
     }
 }
@@ -114,6 +118,9 @@ pub struct AppState {
     /// One request with its own entities is built at a time, off the async
     /// workers: building them can take far longer than a decision.
     pub entity_builds: tokio::sync::Semaphore,
+    /// The outside source the entity data follows (e.g. PostgreSQL), if
+    /// any: the data API refuses changes, `/readyz` and `/metrics` report it.
+    pub source: Option<Arc<crate::source::SourceHealth>>,
 }
 
 impl AppState {
@@ -125,7 +132,14 @@ impl AppState {
             metrics: Metrics::default(),
             decision_log,
             entity_builds: tokio::sync::Semaphore::new(1),
+            source: None,
         }
+    }
+
+    /// The same state, following an outside entity source.
+    pub fn following(mut self, source: Arc<crate::source::SourceHealth>) -> Self {
+        self.source = Some(source);
+        self
     }
 }
 
@@ -307,6 +321,23 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             }
         }
     }
+    let source = state.source.as_ref().map(|s| s.status());
+    if let Some(src) = &source {
+        if !src.synced {
+            problems.push(format!(
+                "the entity data has not been read from {} yet",
+                src.source
+            ));
+        } else if let Some(stale) = src.stale_seconds {
+            let max = state.config.max_source_staleness.as_secs_f64();
+            if !src.up && stale > max {
+                problems.push(format!(
+                    "{} is unreachable: the entity data is {stale:.0} s old (more than {max:.0} s)",
+                    src.source
+                ));
+            }
+        }
+    }
     let ready = problems.is_empty();
     let code = if ready {
         StatusCode::OK
@@ -320,6 +351,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             "version": status.version,
             "last_reload_failed": status.last_error.is_some(),
             "watcher": status.watcher,
+            "source": source,
             "problems": problems,
         })),
     )
@@ -329,24 +361,23 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut body = state.metrics.render(&state.store.status());
     if let Some(log) = &state.decision_log {
-        use std::fmt::Write as _;
-        let _ = writeln!(body, "# HELP teamgate_decision_log_dropped_total Decision lines dropped because the log's queue was full.");
-        let _ = writeln!(body, "# TYPE teamgate_decision_log_dropped_total counter");
-        let _ = writeln!(
-            body,
-            "teamgate_decision_log_dropped_total {}",
-            log.dropped()
+        metrics::family(
+            &mut body,
+            "teamgate_decision_log_dropped_total",
+            "counter",
+            "Decision lines dropped because the log's queue was full.",
+            log.dropped(),
         );
-        let _ = writeln!(
-            body,
-            "# HELP teamgate_decision_log_written_total Decision lines written."
+        metrics::family(
+            &mut body,
+            "teamgate_decision_log_written_total",
+            "counter",
+            "Decision lines written.",
+            log.written(),
         );
-        let _ = writeln!(body, "# TYPE teamgate_decision_log_written_total counter");
-        let _ = writeln!(
-            body,
-            "teamgate_decision_log_written_total {}",
-            log.written()
-        );
+    }
+    if let Some(source) = &state.source {
+        metrics::source(&mut body, &source.status());
     }
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }

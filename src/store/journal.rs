@@ -134,6 +134,21 @@ impl Journal {
         }))
     }
 
+    /// Whether the recorded data replaces the entity files' (a `PUT
+    /// /v1/data`, or a database followed), read from the metadata alone.
+    pub fn replaces_files(&self) -> bool {
+        let Ok(tx) = self.db.begin_read() else {
+            return false;
+        };
+        let Ok(meta) = tx.open_table(META) else {
+            return false;
+        };
+        meta.get("replace")
+            .ok()
+            .flatten()
+            .is_some_and(|v| v.value() == "true")
+    }
+
     /// Records an accepted change (already checked) in one durable
     /// transaction: its entities, and the new digest and count.
     pub fn record(&self, change: &Change, digest: &str, changes: u64) -> Result<(), Problem> {

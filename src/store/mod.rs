@@ -224,6 +224,31 @@ impl Store {
     /// journal (durably) and then served, or refused with nothing changed.
     /// With `if_match`, refused unless that version is the one serving.
     pub fn update(&self, change: &Change, if_match: Option<&str>) -> Result<Updated, UpdateError> {
+        self.apply(change, if_match, None, "request body")
+    }
+
+    /// Applies a change read from an outside source of truth (the database
+    /// the sidecar follows) as [`Store::update`] does, but the data version
+    /// is made from `content` -- a hash of the source's content after the
+    /// change -- instead of the chain of changes, so every sidecar following
+    /// the same source serves the same data version, however its changes
+    /// were batched. `label` names the source in problems.
+    pub fn apply_from_source(
+        &self,
+        change: &Change,
+        content: &str,
+        label: &str,
+    ) -> Result<Updated, UpdateError> {
+        self.apply(change, None, Some(content), label)
+    }
+
+    fn apply(
+        &self,
+        change: &Change,
+        if_match: Option<&str>,
+        content: Option<&str>,
+        label: &str,
+    ) -> Result<Updated, UpdateError> {
         let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let old = self.current.load_full();
@@ -235,10 +260,13 @@ impl Store {
                 });
             }
         }
-        let digest = change.chain(old.updates_digest());
+        let digest = match content {
+            Some(c) => c.to_string(),
+            None => change.chain(old.updates_digest()),
+        };
         let changes = old.data_changes() + 1;
         let new = old
-            .with_change_as(change, "request body", digest.clone(), changes)
+            .with_change_as(change, label, digest.clone(), changes)
             .map_err(UpdateError::Invalid)?;
         if let Some(j) = &self.journal {
             j.record(change, &digest, changes)

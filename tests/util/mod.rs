@@ -2,6 +2,7 @@
 //! shipped bundle to break on purpose.
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod server;
 
 use std::path::{Path, PathBuf};
