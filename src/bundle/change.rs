@@ -95,6 +95,11 @@ impl Change {
         }
     }
 
+    /// The entities it puts in, taken out of it.
+    pub(crate) fn into_upserts(self) -> Vec<Json> {
+        self.upserts
+    }
+
     /// Whether this change replaces all data.
     pub fn replaces_all(&self) -> bool {
         self.replace

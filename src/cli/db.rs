@@ -144,8 +144,5 @@ fn row_of(entity: &serde_json::Value) -> Option<Row> {
     let uid = uid.get("__entity").unwrap_or(uid);
     let (t, id) = (uid.get("type")?.as_str()?, uid.get("id")?.as_str()?);
     let uid = teamgate::uid_of(teamgate::Field::Resource, t, id).ok()?;
-    Some(Row {
-        uid: uid.to_string(),
-        entity: entity.clone(),
-    })
+    Some(Row::from_value(uid.to_string(), entity.clone()))
 }

@@ -26,14 +26,44 @@ use crate::bundle::{Change, EntityRef};
 use crate::store::UpdateError;
 use crate::{Problem, Store};
 
-/// One row of the source: the entity's uid in Cedar form (`User::"bob"`)
-/// and its Cedar entity JSON.
+/// One row of the source: the entity's uid in Cedar form (`User::"bob"`),
+/// its Cedar entity JSON, and a hash of the row as the source gives it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// `Type::"id"`.
     pub uid: String,
     /// `{"uid": ..., "attrs": ..., "parents": [...]}`.
     pub entity: Json,
+    /// Hash of the uid and the entity's text (see [`Row::from_text`]).
+    pub hash: u128,
+}
+
+fn hash_of(uid: &str, text: &[u8]) -> u128 {
+    let mut h = Sha256::new();
+    h.update(uid.as_bytes());
+    h.update([0]);
+    h.update(text);
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
+}
+
+impl Row {
+    /// A row from the entity's JSON text as the source keeps it (PostgreSQL
+    /// gives `jsonb` in one normal form, so equal content is equal text on
+    /// every sidecar); the hash is of that text, not re-serialised.
+    pub fn from_text(uid: String, text: &str) -> Result<Row, String> {
+        let entity = serde_json::from_str(text).map_err(|e| format!("{uid}: not JSON: {e}"))?;
+        let hash = hash_of(&uid, text.as_bytes());
+        Ok(Row { uid, entity, hash })
+    }
+
+    /// A row from a JSON value (hashed as serialised).
+    pub fn from_value(uid: String, entity: Json) -> Row {
+        let hash = hash_of(&uid, entity.to_string().as_bytes());
+        Row { uid, entity, hash }
+    }
 }
 
 /// How a source is doing, for `/metrics` and `/readyz`. Shared between the
@@ -129,52 +159,6 @@ impl SourceHealth {
     }
 }
 
-/// JSON with object keys sorted, so equal content hashes equally whatever
-/// order the source keeps keys in.
-fn canonical(v: &Json, out: &mut String) {
-    match v {
-        Json::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Json::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&m[k], out);
-            }
-            out.push('}');
-        }
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-/// The hash of one row: uid and canonical entity JSON.
-pub fn row_hash(row: &Row) -> u128 {
-    let mut text = String::new();
-    canonical(&row.entity, &mut text);
-    let mut h = Sha256::new();
-    h.update(row.uid.as_bytes());
-    h.update([0]);
-    h.update(text.as_bytes());
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_le_bytes(b)
-}
-
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
@@ -189,14 +173,14 @@ pub struct SyncReport {
 }
 
 enum Item {
-    Upsert(Row, u128),
+    Upsert(Row),
     Delete(String),
 }
 
 impl Item {
     fn uid(&self) -> &str {
         match self {
-            Item::Upsert(r, _) => &r.uid,
+            Item::Upsert(r) => &r.uid,
             Item::Delete(u) => u,
         }
     }
@@ -267,9 +251,8 @@ impl Follower {
                 .collect();
             self.pending.retain(|u, _| present.contains(u.as_str()));
             for row in rows {
-                let h = row_hash(&row);
-                if self.accepted.get(&row.uid) != Some(&h) {
-                    items.push(Item::Upsert(row, h));
+                if self.accepted.get(&row.uid) != Some(&row.hash) {
+                    items.push(Item::Upsert(row));
                 }
             }
             self.apply_items(items, &mut report)?;
@@ -305,9 +288,9 @@ impl Follower {
             }
         }
         for row in rows {
-            let h = row_hash(&row);
-            if self.accepted.get(&row.uid) != Some(&h) || self.pending.contains_key(&row.uid) {
-                items.push(Item::Upsert(row, h));
+            if self.accepted.get(&row.uid) != Some(&row.hash) || self.pending.contains_key(&row.uid)
+            {
+                items.push(Item::Upsert(row));
             }
         }
         self.apply_items(items, &mut report)?;
@@ -335,52 +318,49 @@ impl Follower {
 
     /// The first read: a replacement of all data. A refused replacement
     /// drops the rows its problems name (kept aside) and tries again.
-    fn replace_all(
-        &mut self,
-        mut rows: Vec<Row>,
-        report: &mut SyncReport,
-    ) -> Result<(), SyncError> {
+    fn replace_all(&mut self, rows: Vec<Row>, report: &mut SyncReport) -> Result<(), SyncError> {
+        // The entities move into the change; uids and hashes stay here.
+        let mut keys: Vec<(String, u128)> = rows.iter().map(|r| (r.uid.clone(), r.hash)).collect();
+        let mut entities: Vec<Json> = rows.into_iter().map(|r| r.entity).collect();
         for _round in 0..64 {
-            let hashes: Vec<u128> = rows.iter().map(row_hash).collect();
-            let sum = hashes.iter().fold(0u128, |a, h| a.wrapping_add(*h));
-            let version = version_of(sum, rows.len());
-            let change = Change::replace(rows.iter().map(|r| r.entity.clone()).collect());
-            match self.store.apply_from_source(&change, &version, &self.label) {
+            let sum = keys.iter().fold(0u128, |a, (_, h)| a.wrapping_add(*h));
+            let version = version_of(sum, keys.len());
+            let change = Change::replace(entities);
+            let refused = match self.store.apply_from_source(&change, &version, &self.label) {
                 Ok(_) => {
-                    self.accepted = rows
-                        .iter()
-                        .zip(&hashes)
-                        .map(|(r, h)| (r.uid.clone(), *h))
-                        .collect();
-                    self.sum = sum;
-                    for r in &rows {
-                        self.pending.remove(&r.uid);
+                    for (uid, _) in &keys {
+                        self.pending.remove(uid);
                     }
-                    report.upserted += rows.len();
+                    report.upserted += keys.len();
+                    self.accepted = keys.into_iter().collect();
+                    self.sum = sum;
                     return Ok(());
                 }
-                Err(UpdateError::Invalid(e)) => {
-                    let named: BTreeMap<String, String> = e
-                        .problems()
-                        .iter()
-                        .filter_map(|p| p.entity().map(|u| (u.to_string(), p.to_string())))
-                        .collect();
-                    let before = rows.len();
-                    rows.retain(|r| !named.contains_key(&r.uid));
-                    if rows.len() == before {
-                        // Nothing to drop: the data as a whole is refused
-                        // (e.g. no default project role). Keep serving.
-                        let why: Vec<String> = e.problems().iter().map(|p| p.to_string()).collect();
-                        return Err(SyncError(format!(
-                            "{}: the source's data is refused as a whole: {}",
-                            self.label,
-                            why.join("; ")
-                        )));
-                    }
-                    self.reject(report, named.into_iter().collect());
-                }
+                Err(UpdateError::Invalid(e)) => e,
                 Err(other) => return Err(SyncError(other.to_string())),
+            };
+            let named: BTreeMap<String, String> = refused
+                .problems()
+                .iter()
+                .filter_map(|p| p.entity().map(|u| (u.to_string(), p.to_string())))
+                .collect();
+            let before = keys.len();
+            (keys, entities) = keys
+                .into_iter()
+                .zip(change.into_upserts())
+                .filter(|((uid, _), _)| !named.contains_key(uid))
+                .unzip();
+            if keys.len() == before {
+                // Nothing to drop: the data as a whole is refused (e.g. no
+                // default project role). Keep serving what serves.
+                let why: Vec<String> = refused.problems().iter().map(|p| p.to_string()).collect();
+                return Err(SyncError(format!(
+                    "{}: the source's data is refused as a whole: {}",
+                    self.label,
+                    why.join("; ")
+                )));
             }
+            self.reject(report, named.into_iter().collect());
         }
         Err(SyncError(format!(
             "{}: too many refused rows to apply the source",
@@ -444,8 +424,8 @@ impl Follower {
                 sum = sum.wrapping_sub(*old);
                 count -= 1;
             }
-            if let Item::Upsert(_, h) = item {
-                sum = sum.wrapping_add(*h);
+            if let Item::Upsert(r) = item {
+                sum = sum.wrapping_add(r.hash);
                 count += 1;
             }
         }
@@ -458,7 +438,7 @@ impl Follower {
         let mut deletes = Vec::new();
         for item in items {
             match item {
-                Item::Upsert(r, _) => upserts.push(r.entity.clone()),
+                Item::Upsert(r) => upserts.push(r.entity.clone()),
                 Item::Delete(uid) => match crate::parse_uid(crate::Field::Resource, uid) {
                     Ok(u) => deletes.push(EntityRef {
                         type_name: u.type_name().to_string(),
@@ -487,9 +467,9 @@ impl Follower {
         self.sum = sum;
         for item in items {
             match item {
-                Item::Upsert(r, h) => {
+                Item::Upsert(r) => {
                     self.pending.remove(&r.uid);
-                    self.accepted.insert(r.uid, h);
+                    self.accepted.insert(r.uid, r.hash);
                     report.upserted += 1;
                 }
                 Item::Delete(uid) => {
@@ -551,44 +531,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_row_hash_ignores_key_order() {
-        let a = Row {
-            uid: "User::\"a\"".into(),
-            entity: serde_json::json!({"uid": {"type": "User", "id": "a"}, "attrs": {"x": 1, "y": [1, 2]}}),
-        };
-        let b = Row {
-            uid: a.uid.clone(),
-            entity: serde_json::from_str(
-                r#"{"attrs": {"y": [1, 2], "x": 1}, "uid": {"id": "a", "type": "User"}}"#,
-            )
-            .expect("json"),
-        };
-        assert_eq!(row_hash(&a), row_hash(&b));
-        let c = Row {
-            uid: a.uid.clone(),
-            entity: serde_json::json!({"uid": {"type": "User", "id": "a"}, "attrs": {"x": 2, "y": [1, 2]}}),
-        };
-        assert_ne!(row_hash(&a), row_hash(&c));
+    fn the_row_hash_is_of_the_text_and_the_uid() {
+        let text = r#"{"uid": {"type": "User", "id": "a"}, "attrs": {"x": 1}}"#;
+        let a = Row::from_text("User::\"a\"".into(), text).expect("row");
+        assert_eq!(
+            a.hash,
+            Row::from_text(a.uid.clone(), text).expect("row").hash
+        );
+        let b = Row::from_text("User::\"a\"".into(), &text.replace('1', "2")).expect("row");
+        assert_ne!(a.hash, b.hash);
+        let c = Row::from_text("User::\"b\"".into(), text).expect("row");
+        assert_ne!(a.hash, c.hash);
+        assert!(Row::from_text("User::\"a\"".into(), "{").is_err());
     }
 
     #[test]
     fn a_row_must_name_its_own_uid() {
-        let ok = Row {
-            uid: "User::\"a\"".into(),
-            entity: serde_json::json!({"uid": {"type": "User", "id": "a"}}),
-        };
+        let entity = serde_json::json!({"uid": {"type": "User", "id": "a"}});
+        let ok = Row::from_value("User::\"a\"".into(), entity.clone());
         assert!(uid_matches(&ok).is_ok());
-        let other = Row {
-            uid: "User::\"b\"".into(),
-            entity: ok.entity.clone(),
-        };
+        let other = Row::from_value("User::\"b\"".into(), entity.clone());
         assert!(uid_matches(&other)
             .unwrap_err()
             .contains("not the row's uid"));
-        let junk = Row {
-            uid: "not a uid".into(),
-            entity: ok.entity.clone(),
-        };
+        let junk = Row::from_value("not a uid".into(), entity);
         assert!(uid_matches(&junk).is_err());
     }
 }

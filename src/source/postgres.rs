@@ -133,15 +133,13 @@ async fn connect(url: &str) -> Result<(Client, mpsc::UnboundedReceiver<String>),
 }
 
 fn rows_of(found: Vec<tokio_postgres::Row>) -> Result<Vec<Row>, String> {
+    // `entity::text`: hashed as PostgreSQL writes it (one normal form for jsonb).
     found
         .into_iter()
         .map(|r| {
-            Ok(Row {
-                uid: r.try_get::<_, String>(0).map_err(|e| e.to_string())?,
-                entity: r
-                    .try_get::<_, serde_json::Value>(1)
-                    .map_err(|e| e.to_string())?,
-            })
+            let uid = r.try_get::<_, String>(0).map_err(|e| e.to_string())?;
+            let text = r.try_get::<_, &str>(1).map_err(|e| e.to_string())?;
+            Row::from_text(uid, text)
         })
         .collect()
 }
@@ -156,7 +154,7 @@ pub async fn read_all(client: &mut Client) -> Result<Vec<Row>, String> {
         .await
         .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
     let found = tx
-        .query(&format!("SELECT uid, entity FROM {TABLE}"), &[])
+        .query(&format!("SELECT uid, entity::text FROM {TABLE}"), &[])
         .await
         .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
     tx.commit()
@@ -176,7 +174,7 @@ pub async fn read_some(client: &mut Client, uids: &[String]) -> Result<Vec<Row>,
         .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
     let found = tx
         .query(
-            &format!("SELECT uid, entity FROM {TABLE} WHERE uid = ANY($1)"),
+            &format!("SELECT uid, entity::text FROM {TABLE} WHERE uid = ANY($1)"),
             &[&uids],
         )
         .await
@@ -204,17 +202,21 @@ pub async fn load(url: &str, rows: &[Row]) -> Result<usize, String> {
         .transaction()
         .await
         .map_err(|e| format!("cannot load: {e}"))?;
+    // In chunks of rows, each one statement over arrays (far fewer round
+    // trips than a statement per row).
     let statement = tx
         .prepare(&format!(
-            "INSERT INTO {TABLE} (uid, entity) VALUES ($1, $2) \
+            "INSERT INTO {TABLE} (uid, entity) SELECT * FROM unnest($1::text[], $2::jsonb[]) \
              ON CONFLICT (uid) DO UPDATE SET entity = EXCLUDED.entity"
         ))
         .await
         .map_err(|e| format!("cannot load (did `teamgate db init` run?): {e}"))?;
-    for r in rows {
-        tx.execute(&statement, &[&r.uid, &r.entity])
+    for chunk in rows.chunks(5_000) {
+        let uids: Vec<&str> = chunk.iter().map(|r| r.uid.as_str()).collect();
+        let entities: Vec<&serde_json::Value> = chunk.iter().map(|r| &r.entity).collect();
+        tx.execute(&statement, &[&uids, &entities])
             .await
-            .map_err(|e| format!("cannot load {}: {e}", r.uid))?;
+            .map_err(|e| format!("cannot load: {e}"))?;
     }
     tx.commit()
         .await
