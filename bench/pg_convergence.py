@@ -67,9 +67,15 @@ try:
         print(f"sidecar {i}: first read and ready in {time.perf_counter() - t:.2f} s")
 
     def get(conn, method, path, body=None):
-        conn.request(method, path, body=body)
-        r = conn.getresponse()
-        return json.loads(r.read())
+        for attempt in (1, 2):
+            try:
+                conn.request(method, path, body=body)
+                r = conn.getresponse()
+                return json.loads(r.read())
+            except (http.client.HTTPException, ConnectionError):
+                conn.close()  # an idle kept-alive connection the server closed
+                if attempt == 2:
+                    raise
 
     me = get(servers[0], "GET", "/v1/policies")  # warm up
     psql = subprocess.Popen([f"{pgbin}/psql", "-X", "-q", "-A", "-t", "-d", url],
@@ -104,9 +110,13 @@ try:
     print(f"{rounds} role changes of User::\"{user}\", each its own transaction:")
     for s, xs in enumerate(latencies):
         print(f"  sidecar {s}: commit to decision p50 {q(xs, .5):.2f} ms, p99 {q(xs, .99):.2f} ms, max {max(xs):.2f} ms")
-    time.sleep(0.2)
+    time.sleep(float(os.environ.get("SETTLE", "0.2")))
     versions = {get(c, "GET", "/v1/policies")["data_version"] for c in servers}
     print(f"  data versions served: {sorted(versions)} -> {'converged' if len(versions) == 1 else 'DIFFERENT'}")
+    for i, p in enumerate(procs):
+        status = open(f"/proc/{p.pid}/status").read()
+        mem = {l.split(":")[0]: l.split(":")[1].strip() for l in status.splitlines() if l.startswith(("VmRSS", "VmHWM"))}
+        print(f"  sidecar {i}: RSS {mem.get('VmRSS')}, peak {mem.get('VmHWM')}")
     sys.exit(0 if len(versions) == 1 else 1)
 finally:
     for p in procs:

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::data::{entries_of_json, labelled, Entry, Key, View};
+use super::data::{entries_of_json, labelled_refs, Entry, Key, View};
 use super::{EntityData, PolicyPack};
 use crate::domain::integrity::{self, EntityView, Item, Origin, Outside as _};
 use crate::domain::types;
@@ -192,7 +192,7 @@ impl EntityData {
         changes: u64,
     ) -> Result<EntityData, LoadError> {
         let schema = &pack.store_schema;
-        let entries = entries_of_json(labelled(change.upserts.clone(), label), schema)
+        let entries = entries_of_json(labelled_refs(&change.upserts, label), schema)
             .map_err(LoadError::new)?;
         let mut data = if change.replace {
             Self::from_entries(entries, pack, String::new(), None)?

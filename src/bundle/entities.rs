@@ -274,7 +274,9 @@ impl EntityData {
 /// Hands memory freed after a large load back to the system: glibc keeps
 /// freed heap pages otherwise, and the resident size of a sidecar would stay
 /// at its load-time peak.
-pub(crate) fn release_free_memory() {
+/// Gives the heap's free pages back to the system (glibc), e.g. after a
+/// large load whose transient memory is freed.
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free pages of glibc's heap; it takes
     // no pointer and is safe to call at any time from any thread.

@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 pub use cache::{decision_cache_counts, set_decision_cache};
 pub use change::{Change, EntityRef};
-pub(crate) use entities::{release_free_memory, EntityData};
+pub use entities::release_free_memory;
+pub(crate) use entities::EntityData;
 pub use limits::{check_cedar_text, MAX_NESTING, MAX_OPERATORS};
 pub(crate) use manifest::Manifest;
 pub use manifest::{write_manifest, MANIFEST_FILE};

@@ -23,6 +23,9 @@ const ENTITIES: TableDefinition<&str, &str> = TableDefinition::new("entities");
 /// (chain hash of every change), `changes` (how many).
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
+/// Page cache of the journal's database.
+const JOURNAL_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The net change recorded over the entity files.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recorded {
@@ -57,14 +60,21 @@ impl Journal {
             std::fs::create_dir_all(dir)
                 .map_err(|e| problem(path, "cannot create its directory", e))?;
         }
-        let db = redb::Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => problem(
-                path,
-                "cannot open",
-                "another process (a running `teamgate serve`?) has it open",
-            ),
-            e => problem(path, "cannot open", e),
-        })?;
+        // redb caches up to 1 GiB of pages by default; the journal is read
+        // once at start and written in small transactions, so a small
+        // cache costs nothing and keeps a large first write (a followed
+        // database's whole data) from staying in memory.
+        let db = redb::Builder::new()
+            .set_cache_size(JOURNAL_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => problem(
+                    path,
+                    "cannot open",
+                    "another process (a running `teamgate serve`?) has it open",
+                ),
+                e => problem(path, "cannot open", e),
+            })?;
         Ok(Journal {
             db,
             path: path.to_path_buf(),

@@ -25,7 +25,7 @@ use cedar_policy_core::extensions::Extensions;
 use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
 
-pub(crate) use read::{entries_of_json, labelled, read_entries, whole_file_problem};
+pub(crate) use read::{entries_of_json, labelled, labelled_refs, read_entries, whole_file_problem};
 use shape::json_ref;
 pub(crate) use shape::Shapes;
 pub(crate) use value::{Key, Names, Val};

@@ -47,18 +47,42 @@ pub(crate) fn read_entries(
 
 /// Entity JSON that is not from a file (a request's, a scenario's), each
 /// value with where it came from.
-pub(crate) fn entries_of_json(
-    values: Vec<(Json, Origin)>,
+pub(crate) fn entries_of_json<V: std::borrow::Borrow<Json>>(
+    values: impl IntoIterator<Item = (V, Origin)>,
     schema: &StoreSchema,
 ) -> Result<Vec<Entry>, Vec<Problem>> {
-    let mut entries = Vec::with_capacity(values.len());
+    let values = values.into_iter();
+    let mut entries = Vec::with_capacity(values.size_hint().0);
     let mut problems = Vec::new();
     for (v, origin) in values {
-        if !gather(convert(&v, origin, schema), &mut entries, &mut problems) {
+        if !gather(
+            convert(v.borrow(), origin, schema),
+            &mut entries,
+            &mut problems,
+        ) {
             break;
         }
     }
     finish(entries, problems)
+}
+
+/// Borrowed values labelled `label`, each at its index in the list (a
+/// change's entities are read without copying them).
+pub(crate) fn labelled_refs<'a>(
+    values: &'a [Json],
+    label: &str,
+) -> impl Iterator<Item = (&'a Json, Origin)> + 'a {
+    let file: Arc<str> = Arc::from(label);
+    values.iter().enumerate().map(move |(index, v)| {
+        (
+            v,
+            Origin {
+                file: file.clone(),
+                index: Some(index),
+                line: None,
+            },
+        )
+    })
 }
 
 /// Values labelled `label`, each at its index in the list.
