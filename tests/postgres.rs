@@ -80,7 +80,10 @@ fn the_table_is_served_and_each_change_reaches_decisions() {
         return;
     }
     let c = loaded_cluster();
-    let s = serve(&c, &[]);
+    let token = tempfile::NamedTempFile::new().expect("token file");
+    std::fs::write(token.path(), "a-token-of-sixteen-chars").expect("write");
+    let token_arg = token.path().display().to_string();
+    let s = serve(&c, &["--admin-token-file", &token_arg]);
     // The table's data, not the files': bob is an admin there.
     assert_eq!(settings(&s, "bob"), "Allow");
     let (code, body) = s.get("/readyz");
@@ -99,8 +102,15 @@ fn the_table_is_served_and_each_change_reaches_decisions() {
     c.sql(r#"DELETE FROM teamgate_entities WHERE uid = 'User::"zoe"'"#);
     eventually("zoe is gone", || settings(&s, "zoe") == "Deny");
 
-    // The data API does not write over the table.
     assert!(metric(&s, "teamgate_source_changes_total") >= 3.0);
+    // The data API does not write over the table.
+    let r = util::server::client()
+        .post(format!("{}/v1/entities", s.base))
+        .header("authorization", "Bearer a-token-of-sixteen-chars")
+        .body("[]")
+        .send()
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 409);
 }
 
 #[test]
