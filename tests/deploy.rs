@@ -25,10 +25,21 @@ fn instructions() -> Vec<(String, String)> {
 #[test]
 fn the_dockerfile_builds_a_small_non_root_image_of_real_commands() {
     let ins = instructions();
-    let froms: Vec<&String> = ins.iter().filter(|(op, _)| op == "FROM").map(|(_, a)| a).collect();
-    assert_eq!(froms.len(), 2, "multi-stage: a build stage and a runtime stage");
+    let froms: Vec<&String> = ins
+        .iter()
+        .filter(|(op, _)| op == "FROM")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(
+        froms.len(),
+        2,
+        "multi-stage: a build stage and a runtime stage"
+    );
     assert!(froms[0].contains(" AS build"), "{froms:?}");
-    assert!(froms[1].contains("slim"), "a small runtime image: {froms:?}");
+    assert!(
+        froms[1].contains("slim"),
+        "a small runtime image: {froms:?}"
+    );
     // Everything copied from the build context exists.
     for (op, args) in &ins {
         if op != "COPY" || args.starts_with("--from") {
@@ -36,7 +47,10 @@ fn the_dockerfile_builds_a_small_non_root_image_of_real_commands() {
         }
         let parts: Vec<&str> = args.split_whitespace().collect();
         for src in &parts[..parts.len() - 1] {
-            assert!(repo().join(src).exists(), "COPY {src}: not in the repository");
+            assert!(
+                repo().join(src).exists(),
+                "COPY {src}: not in the repository"
+            );
         }
     }
     // The runtime stage runs as a non-root user.
@@ -58,7 +72,10 @@ fn the_dockerfile_builds_a_small_non_root_image_of_real_commands() {
         .expect("HEALTHCHECK");
     assert!(health.contains("/readyz"), "{health}");
     // ENTRYPOINT teamgate, CMD a subcommand it has.
-    let entry = ins.iter().find(|(op, _)| op == "ENTRYPOINT").expect("ENTRYPOINT");
+    let entry = ins
+        .iter()
+        .find(|(op, _)| op == "ENTRYPOINT")
+        .expect("ENTRYPOINT");
     assert_eq!(entry.1, r#"["teamgate"]"#);
     let cmd = ins.iter().find(|(op, _)| op == "CMD").expect("CMD");
     let sub: Vec<String> = serde_json::from_str(&cmd.1).expect("CMD as JSON");

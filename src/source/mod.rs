@@ -232,37 +232,28 @@ impl Follower {
     /// Everything in the source, read in one consistent snapshot: the
     /// served data becomes exactly these rows (less those refused).
     pub fn full_sync(&mut self, rows: Vec<Row>) -> Result<SyncReport, SyncError> {
-        let started = Instant::now();
-        let mut report = SyncReport::default();
-        let (rows, bad) = checked(rows);
-        self.reject(&mut report, bad);
-        if self.accepted.is_empty() {
-            // The first read replaces whatever served before (the bundle's
-            // entity files, or data from an earlier run).
-            self.replace_all(rows, &mut report)?;
-        } else {
+        self.sync(rows, |me, rows, report| {
+            if me.accepted.is_empty() {
+                // The first read replaces whatever served before (the
+                // bundle's entity files, or data from an earlier run).
+                return me.replace_all(rows, report);
+            }
             let present: std::collections::HashSet<&str> =
                 rows.iter().map(|r| r.uid.as_str()).collect();
-            let mut items: Vec<Item> = self
+            let mut items: Vec<Item> = me
                 .accepted
                 .keys()
                 .filter(|u| !present.contains(u.as_str()))
                 .map(|u| Item::Delete(u.clone()))
                 .collect();
-            self.pending.retain(|u, _| present.contains(u.as_str()));
-            for row in rows {
-                if self.accepted.get(&row.uid) != Some(&row.hash) {
-                    items.push(Item::Upsert(row));
-                }
-            }
-            self.apply_items(items, &mut report)?;
-        }
-        report.micros = started.elapsed().as_micros();
-        self.health.applied(
-            u64::from(report.upserted + report.deleted > 0),
-            self.pending.len(),
-        );
-        Ok(report)
+            me.pending.retain(|u, _| present.contains(u.as_str()));
+            items.extend(
+                rows.into_iter()
+                    .filter(|row| me.accepted.get(&row.uid) != Some(&row.hash))
+                    .map(Item::Upsert),
+            );
+            me.apply_items(items, report)
+        })
     }
 
     /// A re-read of the rows `asked` (changed in the source): those found
@@ -272,33 +263,44 @@ impl Follower {
         asked: &[String],
         rows: Vec<Row>,
     ) -> Result<SyncReport, SyncError> {
+        self.sync(rows, |me, rows, report| {
+            let found: std::collections::HashSet<&str> =
+                rows.iter().map(|r| r.uid.as_str()).collect();
+            let mut items = Vec::new();
+            for uid in asked.iter().filter(|u| !found.contains(u.as_str())) {
+                me.pending.remove(uid);
+                if me.accepted.contains_key(uid) || me.stored(uid) {
+                    items.push(Item::Delete(uid.clone()));
+                }
+            }
+            items.extend(
+                rows.into_iter()
+                    .filter(|row| {
+                        me.accepted.get(&row.uid) != Some(&row.hash)
+                            || me.pending.contains_key(&row.uid)
+                    })
+                    .map(Item::Upsert),
+            );
+            me.apply_items(items, report)
+        })
+    }
+
+    /// Checks the rows' uids, lets `apply` apply the good ones, and reports.
+    fn sync(
+        &mut self,
+        rows: Vec<Row>,
+        apply: impl FnOnce(&mut Self, Vec<Row>, &mut SyncReport) -> Result<(), SyncError>,
+    ) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
         let mut report = SyncReport::default();
         let (rows, bad) = checked(rows);
         self.reject(&mut report, bad);
-        let found: std::collections::HashSet<String> = rows.iter().map(|r| r.uid.clone()).collect();
-        let mut items = Vec::new();
-        for uid in asked {
-            if found.contains(uid) {
-                continue;
-            }
-            self.pending.remove(uid);
-            if self.accepted.contains_key(uid) || self.stored(uid) {
-                items.push(Item::Delete(uid.clone()));
-            }
-        }
-        for row in rows {
-            if self.accepted.get(&row.uid) != Some(&row.hash) || self.pending.contains_key(&row.uid)
-            {
-                items.push(Item::Upsert(row));
-            }
-        }
-        self.apply_items(items, &mut report)?;
+        apply(self, rows, &mut report)?;
         report.micros = started.elapsed().as_micros();
-        self.health.applied(
-            u64::from(report.upserted + report.deleted > 0),
-            self.pending.len(),
-        );
+        let changed = report.upserted + report.deleted > 0;
+        self.health.applied(u64::from(changed), self.pending.len());
+        // The rows read are freed: give their pages back (glibc).
+        crate::bundle::release_free_memory();
         Ok(report)
     }
 

@@ -146,42 +146,36 @@ fn rows_of(found: Vec<tokio_postgres::Row>) -> Result<Vec<Row>, String> {
 
 /// Every row, in one repeatable-read snapshot.
 pub async fn read_all(client: &mut Client) -> Result<Vec<Row>, String> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
-    let found = tx
-        .query(&format!("SELECT uid, entity::text FROM {TABLE}"), &[])
-        .await
-        .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
-    tx.commit()
-        .await
-        .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
-    rows_of(found)
+    read(
+        client,
+        &format!("SELECT uid, entity::text FROM {TABLE}"),
+        &[],
+    )
+    .await
 }
 
 /// The rows of these uids (those that exist), in one transaction.
 pub async fn read_some(client: &mut Client, uids: &[String]) -> Result<Vec<Row>, String> {
+    let sql = format!("SELECT uid, entity::text FROM {TABLE} WHERE uid = ANY($1)");
+    read(client, &sql, &[&uids]).await
+}
+
+/// The rows a query selects, in one read-only repeatable-read transaction.
+async fn read(
+    client: &mut Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<Vec<Row>, String> {
+    let failed = |e: tokio_postgres::Error| format!("cannot read {TABLE}: {e}");
     let tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .await
-        .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
-    let found = tx
-        .query(
-            &format!("SELECT uid, entity::text FROM {TABLE} WHERE uid = ANY($1)"),
-            &[&uids],
-        )
-        .await
-        .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
-    tx.commit()
-        .await
-        .map_err(|e| format!("cannot read {TABLE}: {e}"))?;
+        .map_err(failed)?;
+    let found = tx.query(sql, params).await.map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
     rows_of(found)
 }
 
