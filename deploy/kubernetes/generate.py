@@ -121,7 +121,7 @@ spec:
               command: ["curl", "-fsS", "http://127.0.0.1:8180/healthz"]
             periodSeconds: 2
             failureThreshold: 60
-          # Measured: 22 MB on the demo workspace; at 100,000 users 118 MB
+          # Measured: 32 MB on the demo workspace; at 100,000 users 118 MB
           # from files and 150 MB following PostgreSQL, with a peak of
           # 0.94 GB during the first full read of the table (README,
           # "Deploying"). Size the limit for the peak of your data.
