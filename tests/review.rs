@@ -274,3 +274,112 @@ fn diff_against_a_git_revision() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// Changes of a diff as comparable rows.
+fn rows(d: &teamgate::review::diff::Diff) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = d
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.changes.iter().map(|c| {
+                (
+                    g.cause.join(" "),
+                    c.request.clone(),
+                    format!("{:?}>{:?}", c.old, c.new),
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Counts the decisions a diff makes.
+#[derive(Default)]
+struct Decided(std::sync::atomic::AtomicU64);
+
+impl teamgate::review::Progress for Decided {
+    fn start(&self, _: &str, total: u64) {
+        self.0
+            .fetch_add(total, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+#[test]
+fn diff_of_changed_slices_only_equals_the_diff_of_the_whole_universe() {
+    use std::sync::atomic::Ordering::Relaxed;
+    use teamgate::review::diff::{compare_as, Scope};
+    use teamgate::review::{universe, NoProgress};
+    let old = teamgate::Bundle::new(util::repo()).load().unwrap();
+    assert_eq!(
+        universe::count(&old, None),
+        universe::cases(&old, None).len(),
+        "the universe is counted as it is built"
+    );
+    // Edits of every kind: a forbid removed, a condition widened, a grant
+    // added, annotations only, a file split; and the data changed too.
+    type Edit = fn(&ScratchBundle);
+    let edits: Vec<(&str, Edit)> = vec![
+        ("forbid removed", |b| {
+            remove_policy(
+                b,
+                "policies/licenses/external.cedar",
+                "external.never-edit-project-details",
+            )
+        }),
+        ("condition widened", |b| {
+            b.edit(
+                "policies/licenses/collaborator.cedar",
+                "when { principal.license == \"collaborator\" && !resource.assignees.contains(principal) }",
+                "when { principal.license == \"collaborator\" && !resource.assignees.contains(principal) && false }",
+            )
+        }),
+        ("grant added", |b| {
+            let text = b.read("policies/project-roles/viewer.cedar");
+            b.write(
+                "policies/project-roles/viewer.cedar",
+                &format!("{text}\n@id(\"viewer.times\")\n@rules(\"PR2\")\npermit (principal is User, action == Action::\"viewProjectTimes\", resource is Project)\nwhen {{ resource.hasTag(principal.userId) }};\n"),
+            )
+        }),
+        ("annotation only", |b| {
+            b.edit(
+                "policies/rules/creator.cedar",
+                "@rules(\"PR5, PR8\")",
+                "@rules(\"PR5, PR8, P3\")",
+            )
+        }),
+        ("data changed", |b| {
+            let mut all: Value = serde_json::from_str(&b.read("fixtures/entities.json")).unwrap();
+            for e in all.as_array_mut().unwrap() {
+                if e["uid"]["id"] == "bob" {
+                    e["attrs"]["role"]["__entity"]["id"] = "admin".into();
+                }
+            }
+            b.write("fixtures/entities.json", &all.to_string());
+        }),
+    ];
+    for (what, edit) in edits {
+        let b = ScratchBundle::new();
+        edit(&b);
+        let new = teamgate::Bundle::new(b.path()).load().unwrap();
+        let (fast_work, full_work) = (Decided::default(), Decided::default());
+        let fast = compare_as(&old, &new, &[], &fast_work, Scope::ChangedSlices);
+        let full = compare_as(&old, &new, &[], &full_work, Scope::All);
+        assert_eq!(rows(&fast), rows(&full), "{what}");
+        let (f, a) = (fast_work.0.load(Relaxed), full_work.0.load(Relaxed));
+        if what == "data changed" {
+            assert_eq!(f, a, "other data: every request is compared");
+        } else {
+            assert!(
+                f * 4 < a,
+                "{what}: {f} decisions for the changed slices, {a} for all"
+            );
+        }
+        assert_eq!(fast.requests, full.requests, "{what}");
+        if what != "annotation only" {
+            assert!(full.changed() > 0, "{what}: the edit changes decisions");
+        }
+    }
+}

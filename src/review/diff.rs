@@ -1,7 +1,7 @@
 //! The decisions a policy edit changes: the same request universe evaluated
 //! under two bundle versions, changes grouped by the policies that caused them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -84,9 +84,31 @@ pub fn compare_with(
     scenarios: &[PathBuf],
     progress: &dyn super::Progress,
 ) -> Diff {
+    compare_as(old, new, scenarios, progress, Scope::ChangedSlices)
+}
+
+/// Which requests of the universe a diff evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Only the requests whose policy slice differs between the versions,
+    /// when the schema and the entity data are the same (the others cannot
+    /// change); every request otherwise.
+    ChangedSlices,
+    /// Every request of both universes.
+    All,
+}
+
+/// [`compare_with`], evaluating the requests `scope` says.
+pub fn compare_as(
+    old: &Snapshot,
+    new: &Snapshot,
+    scenarios: &[PathBuf],
+    progress: &dyn super::Progress,
+    scope: Scope,
+) -> Diff {
     let mut seen = BTreeSet::new();
     let mut changes = Vec::new();
-    let mut count = universe_changes(old, new, &mut seen, &mut changes, progress);
+    let mut count = universe_changes(old, new, &mut seen, &mut changes, progress, scope);
     count += scenario_changes(old, new, scenarios, &mut seen, &mut changes);
     let mut groups: BTreeMap<Vec<String>, Group> = BTreeMap::new();
     for ch in changes {
@@ -114,15 +136,86 @@ pub fn compare_with(
     }
 }
 
+/// The (action name, principal type, resource type) whose policy slice
+/// differs between the two packs; `None` when the schema or the entity data
+/// differ, and every request must be compared.
+fn changed_slices(old: &Snapshot, new: &Snapshot) -> Option<HashSet<(String, String, String)>> {
+    if old.pack().schema_hash != new.pack().schema_hash || old.data_version() != new.data_version()
+    {
+        return None;
+    }
+    // A policy's meaning: its JSON form without annotations (an edited
+    // comment or `@rules` changes no decision).
+    let meanings = |s: &Snapshot| -> HashMap<String, String> {
+        s.engine()
+            .policies()
+            .policies()
+            .map(|p| {
+                let mut json = p.to_json().unwrap_or_default();
+                if let Some(m) = json.as_object_mut() {
+                    m.remove("annotations");
+                }
+                (p.id().to_string(), json.to_string())
+            })
+            .collect()
+    };
+    let (old_meaning, new_meaning) = (meanings(old), meanings(new));
+    let mut changed = HashSet::new();
+    for env in new.schema().request_envs() {
+        let slice = |s: &Snapshot, meaning: &HashMap<String, String>| {
+            s.engine()
+                .slice_for(env.principal(), env.action(), env.resource())
+                .map(|set| {
+                    set.policies()
+                        .map(|p| {
+                            let id = p.id().to_string();
+                            let m = meaning.get(&id).cloned().unwrap_or_default();
+                            (id, m)
+                        })
+                        .collect::<BTreeMap<String, String>>()
+                })
+        };
+        if slice(old, &old_meaning) != slice(new, &new_meaning) {
+            changed.insert((
+                env.action().id().unescaped().to_string(),
+                env.principal().to_string(),
+                env.resource().to_string(),
+            ));
+        }
+    }
+    Some(changed)
+}
+
 /// The requests of both entity universes whose decision changed; returns
-/// how many requests were compared.
+/// how many requests the universes hold (those of unchanged slices are
+/// counted, not evaluated: their decisions cannot differ).
 fn universe_changes(
     old: &Snapshot,
     new: &Snapshot,
     seen: &mut BTreeSet<String>,
     changes: &mut Vec<Change>,
     progress: &dyn super::Progress,
+    scope: Scope,
 ) -> usize {
+    let only = match scope {
+        Scope::All => None,
+        Scope::ChangedSlices => changed_slices(old, new),
+    };
+    if let Some(only) = &only {
+        // Same schema and data: one universe, of which only the changed
+        // slices are evaluated.
+        let cases = universe::cases_where(
+            new,
+            None,
+            |a, p, r| only.contains(&(a.to_string(), p.to_string(), r.to_string())),
+            |_| true,
+        );
+        for c in &cases {
+            seen.insert(label(&c.query, &c.context_label));
+        }
+        collect_changes(old, new, &cases, changes, progress);
+        return universe::count(new, None);
+    }
     let mut cases = Vec::new();
     for snap in [new, old] {
         for c in universe::cases(snap, None) {
@@ -131,8 +224,20 @@ fn universe_changes(
             }
         }
     }
-    let before = universe::decide_all_with(old, None, &cases, progress);
-    let after = universe::decide_all_with(new, None, &cases, progress);
+    collect_changes(old, new, &cases, changes, progress);
+    cases.len()
+}
+
+/// The cases whose decision differs between the two snapshots.
+fn collect_changes(
+    old: &Snapshot,
+    new: &Snapshot,
+    cases: &[universe::Case],
+    changes: &mut Vec<Change>,
+    progress: &dyn super::Progress,
+) {
+    let before = universe::decide_all_with(old, None, cases, progress);
+    let after = universe::decide_all_with(new, None, cases, progress);
     for ((c, a), b) in cases.iter().zip(before).zip(after) {
         if a.verdict() != b.verdict() {
             changes.push(Change {
@@ -144,7 +249,6 @@ fn universe_changes(
             });
         }
     }
-    cases.len()
 }
 
 /// The scenario requests whose decision changed; returns how many were compared.

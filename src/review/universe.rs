@@ -21,6 +21,31 @@ pub fn cases(snap: &Snapshot, overlay: Option<&Overlay>) -> Vec<Case> {
     cases_where(snap, overlay, |_, _, _| true, |_| true)
 }
 
+/// How many cases [`cases`] would give, without building them.
+pub fn count(snap: &Snapshot, overlay: Option<&Overlay>) -> usize {
+    let mut by_type: std::collections::HashMap<String, Vec<EntityUid>> = Default::default();
+    for uid in snap.entity_uids(overlay) {
+        by_type
+            .entry(uid.type_name().to_string())
+            .or_default()
+            .push(uid);
+    }
+    let empty = Vec::new();
+    snap.schema()
+        .request_envs()
+        .map(|env| {
+            let name = env.action().id().unescaped().to_string();
+            let resources = by_type.get(&env.resource().to_string()).map_or(0, Vec::len);
+            by_type
+                .get(&env.principal().to_string())
+                .unwrap_or(&empty)
+                .iter()
+                .map(|p| samples::contexts(&name, p).len() * resources)
+                .sum::<usize>()
+        })
+        .sum()
+}
+
 /// The cases whose (action name, resource type) pass `keep_env` and whose
 /// principal passes `keep_principal`; nothing else is built.
 pub fn cases_where(
