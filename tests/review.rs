@@ -311,7 +311,7 @@ impl teamgate::review::Progress for Decided {
 fn diff_of_changed_slices_only_equals_the_diff_of_the_whole_universe() {
     use std::sync::atomic::Ordering::Relaxed;
     use teamgate::review::diff::{compare_as, Scope};
-    use teamgate::review::{universe, NoProgress};
+    use teamgate::review::universe;
     let old = teamgate::Bundle::new(util::repo()).load().unwrap();
     assert_eq!(
         universe::count(&old, None),
