@@ -42,6 +42,12 @@ pub struct Args {
     /// No progress bar (there is none anyway when standard error is not a terminal).
     #[arg(long, short)]
     quiet: bool,
+    /// Evaluate every request of both universes, even those whose policy
+    /// slice is the same in both versions (by default, when the schema and
+    /// the entity data are the same, only changed slices are evaluated: the
+    /// others cannot change).
+    #[arg(long)]
+    all_requests: bool,
     /// Prove, for every request shape and all entity data (cvc5), whether the
     /// two versions decide alike; a counterexample where they do not. Exit 0
     /// equivalent, 3 a difference, 4 undecided. Formats: text, json.
@@ -134,7 +140,12 @@ pub fn run(args: Args) -> ExitCode {
     }
     let scenarios: Vec<PathBuf> = args.scenarios.into_iter().filter(|p| p.exists()).collect();
     let bar = super::progress::Bar::new(args.quiet);
-    let d = diff::compare_with(&old, &new, &scenarios, &bar);
+    let scope = if args.all_requests {
+        diff::Scope::All
+    } else {
+        diff::Scope::ChangedSlices
+    };
+    let d = diff::compare_as(&old, &new, &scenarios, &bar, scope);
     bar.done();
     let text = match args.format {
         DiffFormat::Text => diff::text(&d),
