@@ -706,3 +706,24 @@ fn reload_chaos_never_serves_an_uncommitted_state() {
     let grown = rss_kb().saturating_sub(rss_before);
     assert!(grown < 100 * 1024, "resident memory grew by {grown} KB");
 }
+
+#[test]
+fn a_save_under_policies_alone_does_not_read_the_entity_files() {
+    // The entity file is broken on disk (as a 41 MB file being rewritten
+    // would be for a while): a reload that looks at it fails, one told that
+    // only policies/ changed does not read it and swaps the new policy in.
+    let b = ScratchBundle::new();
+    let store = Store::open(Bundle::new(b.path())).expect("bundle loads");
+    let entities = store.snapshot().entity_count();
+    b.write("fixtures/entities.json", "[ {\"broken\": ");
+    b.write("policies/rules/probe.cedar", PROBE);
+    match store.reload_seen(teamgate::store::Seen::PoliciesOnly) {
+        ReloadOutcome::Swapped(_) => {}
+        other => panic!("a policy-only reload must not read the entity files: {other:?}"),
+    }
+    assert!(carol_creates(&store));
+    assert_eq!(store.snapshot().entity_count(), entities);
+    // Looking at everything finds the broken file and keeps the last good set.
+    assert!(matches!(store.reload(), ReloadOutcome::Failed(_)));
+    assert!(carol_creates(&store));
+}

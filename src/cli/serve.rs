@@ -66,6 +66,11 @@ pub struct Args {
     /// Do not watch the bundle (reload only on SIGHUP or the admin endpoint).
     #[arg(long)]
     no_watch: bool,
+    /// Milliseconds the bundle must stay still after a change before it is
+    /// reloaded (an editor's save is done within it; a slower copy is made
+    /// safe by `--require-manifest` or a symlink swap).
+    #[arg(long, default_value_t = teamgate::store::DEFAULT_DEBOUNCE.as_millis() as u64)]
+    quiet_period_ms: u64,
     /// Seconds between the watcher's looks at the bundle when no event came
     /// (a change whose event was lost is still seen).
     #[arg(long, default_value_t = 30)]
@@ -182,7 +187,7 @@ fn start(args: &Args) -> Result<ExitCode, String> {
     } else {
         let options = teamgate::store::WatchOptions {
             rescan: Duration::from_secs(args.rescan_interval.max(1)),
-            ..teamgate::store::WatchOptions::default()
+            debounce: Duration::from_millis(args.quiet_period_ms),
         };
         Some(store.watch_options(options).map_err(|p| p.to_string())?)
     };

@@ -23,8 +23,13 @@ impl Rebuilt {
 /// Reads the bundle; `Ok(None)` when nothing changed since `old`. A policy
 /// edit reuses `old`'s entity data (after re-checking that every role it
 /// names still has its policy file); a schema or entity edit re-reads the
-/// entity files.
-pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>, Vec<Problem>> {
+/// entity files. With `policies_only` (the watcher saw changes under
+/// `policies/` alone) the entity files are taken as unchanged, not hashed.
+pub(super) fn rebuild(
+    bundle: &Bundle,
+    old: &Snapshot,
+    policies_only: bool,
+) -> Result<Option<Rebuilt>, Vec<Problem>> {
     // Every file is read once: hashed to see what changed, then built from.
     let mut problems = Vec::new();
     let manifest = match bundle.requires_manifest() {
@@ -39,8 +44,8 @@ pub(super) fn rebuild(bundle: &Bundle, old: &Snapshot) -> Result<Option<Rebuilt>
     }
     let (old_pack, old_data) = (old.pack(), old.data());
     let pack_changed = sources.hash(bundle.root()) != old_pack.content_hash;
-    let data_changed =
-        hash_paths(&fixtures, bundle.root()).map_err(|p| vec![p])? != old_data.fixtures_hash;
+    let data_changed = !policies_only
+        && hash_paths(&fixtures, bundle.root()).map_err(|p| vec![p])? != old_data.fixtures_hash;
     if !pack_changed && !data_changed {
         return Ok(None);
     }

@@ -28,9 +28,12 @@ use crate::bundle::Bundle;
 use crate::error::Problem;
 
 /// Default quiet period: a reload starts once the bundle has been still
-/// this long -- long enough to coalesce an editor's save burst or a copy of
-/// many files, short enough that a save is live well under a second.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+/// this long -- long enough to coalesce an editor's atomic save (write a
+/// temporary file, rename it over: microseconds apart) or a local copy of a
+/// bundle, short enough that a save is live in well under 100 ms. A copy
+/// that takes longer (rsync over a network) is made safe by a manifest or a
+/// symlink swap (README, "Hot reload").
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(40);
 
 /// However busy the bundle stays, a reload starts at most this long after
 /// the first change of a burst (so a file rewritten every 100 ms still
@@ -39,7 +42,16 @@ pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// The debouncer's own window: it only groups events into batches; the
 /// quiet period is kept here, over batches.
-const BATCH_WINDOW: Duration = Duration::from_millis(50);
+const BATCH_WINDOW: Duration = Duration::from_millis(10);
+
+/// What the events of a burst touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Only files under `policies/`: the entity files need not be hashed.
+    PoliciesOnly,
+    /// Anything (or a periodic look, or a look after re-arming).
+    Anything,
+}
 
 /// How the watcher is doing, shared with the store's status: whether it
 /// runs, how often a reload panicked or watching failed, and when the disk
@@ -147,7 +159,23 @@ impl WatchGuard {
     where
         F: FnMut() + Send + 'static,
     {
+        Self::start_hinted(bundle, options, health, move |_| on_change())
+    }
+
+    /// [`WatchGuard::start_with`], telling `on_change` what the events of
+    /// the burst touched ([`Seen`]): a save under `policies/` alone need not
+    /// look at the entity files.
+    pub fn start_hinted<F>(
+        bundle: &Bundle,
+        options: WatchOptions,
+        health: Arc<WatchHealth>,
+        mut on_change: F,
+    ) -> Result<WatchGuard, Problem>
+    where
+        F: FnMut(Seen) + Send + 'static,
+    {
         let debounce = options.debounce;
+        let policies_dir = bundle.policies().to_path_buf();
         let (event_tx, event_rx) = channel::<DebounceEventResult>();
         let mut debouncer = new_debouncer(BATCH_WINDOW.min(debounce), None, event_tx)
             .map_err(|e| Problem::in_file(bundle.root(), format!("cannot watch: {e}")))?;
@@ -192,8 +220,8 @@ impl WatchGuard {
         health.up.store(rewatch(&mut debouncer), Ordering::Relaxed);
         health.checked();
         let h = health.clone();
-        let mut look = move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut on_change));
+        let mut look = move |seen: Seen| {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_change(seen)));
             match r {
                 Ok(()) => h.checked(),
                 Err(_) => {
@@ -209,19 +237,30 @@ impl WatchGuard {
             .spawn(move || {
                 // (first change of the burst, last change) while one waits.
                 let mut pending: Option<(Instant, Instant)> = None;
+                // Whether every event of the burst was under policies/.
+                let mut policies_only = true;
                 let mut last_look = Instant::now();
                 loop {
                     match stop_rx.try_recv() {
                         Ok(()) | Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
                         Err(std::sync::mpsc::TryRecvError::Empty) => {}
                     }
-                    let changed = match event_rx.recv_timeout(Duration::from_millis(25)) {
-                        Ok(Ok(events)) => events.iter().any(|e| relevant(&e.kind)),
+                    let changed = match event_rx.recv_timeout(Duration::from_millis(5)) {
+                        Ok(Ok(events)) => {
+                            let relevant: Vec<_> =
+                                events.iter().filter(|e| relevant(&e.kind)).collect();
+                            policies_only &= relevant.iter().all(|e| {
+                                !e.paths.is_empty()
+                                    && e.paths.iter().all(|p| p.starts_with(&policies_dir))
+                            });
+                            !relevant.is_empty()
+                        }
                         Ok(Err(errors)) => {
                             for e in errors {
                                 tracing::warn!(target: "teamgate::watch", "watch error: {e}");
                                 h.failed();
                             }
+                            policies_only = false;
                             true
                         }
                         Err(RecvTimeoutError::Timeout) => false,
@@ -243,12 +282,18 @@ impl WatchGuard {
                     if !due {
                         continue;
                     }
+                    let seen = if pending.is_some() && policies_only {
+                        Seen::PoliciesOnly
+                    } else {
+                        Seen::Anything
+                    };
                     pending = None;
-                    look();
+                    policies_only = true;
+                    look(seen);
                     h.up.store(rewatch(&mut debouncer), Ordering::Relaxed);
                     // A change made while the watches were re-armed
-                    // raised no event: look at the disk once more.
-                    look();
+                    // raised no event: look at the whole disk once more.
+                    look(Seen::Anything);
                     last_look = Instant::now();
                 }
                 h.up.store(false, Ordering::Relaxed);
@@ -309,8 +354,8 @@ impl Store {
         let store = Arc::clone(self);
         let health = Arc::new(WatchHealth::default());
         *self.watch_health.lock().unwrap_or_else(|e| e.into_inner()) = Some(health.clone());
-        WatchGuard::start_with(&self.bundle, options, health, move || {
-            store.reload();
+        WatchGuard::start_hinted(&self.bundle, options, health, move |seen| {
+            store.reload_seen(seen);
         })
     }
 }
