@@ -192,7 +192,7 @@ impl PolicyPack {
         };
         let context_keys = context_keys(&json);
         let mut warnings = Vec::new();
-        validate(
+        let level = validate(
             &schema,
             &policies,
             &sources.policies,
@@ -204,8 +204,8 @@ impl PolicyPack {
         if !problems.is_empty() {
             return Err(LoadError::new(problems));
         }
+        let level = level.map_err(LoadError::from)?;
         let engine = Engine::new(&schema, &policies).map_err(LoadError::from)?;
-        let level = deref_level(&schema, &policies).map_err(LoadError::from)?;
         let store_schema = Arc::new(
             StoreSchema::new(&json, &schema, level, hash_sources(&sources.schemas, root))
                 .map_err(LoadError::from)?,
@@ -231,27 +231,13 @@ impl PolicyPack {
     }
 }
 
-/// The smallest dereference level (1 to 4) at which every policy
-/// validates: a request then needs the entities that many hops less one
-/// from its principal, resource and context.
-fn deref_level(schema: &Schema, policies: &PolicySet) -> Result<u32, Problem> {
-    let validator = Validator::new(schema.clone());
-    (1..=MAX_LEVEL)
-        .find(|l| {
-            validator
-                .validate_with_level(policies, ValidationMode::Strict, *l)
-                .validation_passed()
-        })
-        .ok_or_else(|| {
-            Problem::new(format!(
-                "the policies read entity attributes more than {MAX_LEVEL} references deep \
-                 (e.g. principal.a.b.c.d): teamgate bounds the entities a request needs by that depth"
-            ))
-        })
-}
-
 /// Deepest chain of entity dereferences the policies may use.
 const MAX_LEVEL: u32 = 4;
+
+/// The lowest level worth knowing: a request includes the entities
+/// `max(level - 1, 1)` attribute hops away, so levels 1 and 2 need the same
+/// entities, and validating at 1 would only cost time.
+const MIN_LEVEL: u32 = 2;
 
 fn ids_under(files: &[SourceFile], dir: &Path) -> BTreeSet<String> {
     files
@@ -438,6 +424,13 @@ fn parse_policies(
     (set, index)
 }
 
+/// Strict validation, with the problems and warnings it finds; returns the
+/// dereference level the policies validate at (see [`MIN_LEVEL`]).
+///
+/// One validation at [`MIN_LEVEL`] usually settles everything: passing it
+/// implies passing strict validation. Only when it fails does a plain strict
+/// validation tell a policy error from a deeper dereference, and the higher
+/// levels are tried.
 fn validate(
     schema: &Schema,
     policies: &PolicySet,
@@ -446,25 +439,48 @@ fn validate(
     root: &Path,
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<Problem>,
-) {
+) -> Result<u32, Problem> {
     let validator = Validator::new(schema.clone());
-    let result = validator.validate(policies, ValidationMode::Strict);
     let file_of = |id: &PolicyId| -> Option<&SourceFile> {
         let info = index.get(id.to_string().as_str())?;
         files.iter().find(|f| f.display_path(root) == info.file)
     };
-    for e in result.validation_errors() {
-        match file_of(e.policy_id()) {
-            Some(f) => problems.push(Problem::from_diagnostic(&f.rel(root), &f.text, e)),
-            None => problems.push(Problem::new(format!("policy {}: {e}", e.policy_id()))),
+    let mut report = |result: &cedar_policy::ValidationResult| {
+        for e in result.validation_errors() {
+            match file_of(e.policy_id()) {
+                Some(f) => problems.push(Problem::from_diagnostic(&f.rel(root), &f.text, e)),
+                None => problems.push(Problem::new(format!("policy {}: {e}", e.policy_id()))),
+            }
         }
-    }
-    for w in result.validation_warnings() {
-        match file_of(w.policy_id()) {
-            Some(f) => warnings.push(Problem::from_diagnostic(&f.rel(root), &f.text, w)),
-            None => warnings.push(Problem::new(format!("policy {}: {w}", w.policy_id()))),
+        for w in result.validation_warnings() {
+            match file_of(w.policy_id()) {
+                Some(f) => warnings.push(Problem::from_diagnostic(&f.rel(root), &f.text, w)),
+                None => warnings.push(Problem::new(format!("policy {}: {w}", w.policy_id()))),
+            }
         }
+    };
+    let at_min = validator.validate_with_level(policies, ValidationMode::Strict, MIN_LEVEL);
+    if at_min.validation_passed() {
+        report(&at_min);
+        return Ok(MIN_LEVEL);
     }
+    let strict = validator.validate(policies, ValidationMode::Strict);
+    report(&strict);
+    if !strict.validation_passed() {
+        return Ok(MIN_LEVEL); // the problems say why; the level is not used
+    }
+    (MIN_LEVEL + 1..=MAX_LEVEL)
+        .find(|l| {
+            validator
+                .validate_with_level(policies, ValidationMode::Strict, *l)
+                .validation_passed()
+        })
+        .ok_or_else(|| {
+            Problem::new(format!(
+                "the policies read entity attributes more than {MAX_LEVEL} references deep \
+                 (e.g. principal.a.b.c.d): teamgate bounds the entities a request needs by that depth"
+            ))
+        })
 }
 
 /// Checks `policies/system-roles.lock`: each line `<sha256>  <path>` pins a

@@ -33,7 +33,7 @@ use crate::error::Problem;
 /// bundle, short enough that a save is live in well under 100 ms. A copy
 /// that takes longer (rsync over a network) is made safe by a manifest or a
 /// symlink swap (README, "Hot reload").
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(40);
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(25);
 
 /// However busy the bundle stays, a reload starts at most this long after
 /// the first change of a burst (so a file rewritten every 100 ms still
