@@ -383,3 +383,137 @@ fn diff_of_changed_slices_only_equals_the_diff_of_the_whole_universe() {
         }
     }
 }
+
+#[test]
+fn matrix_by_role_has_one_row_per_profile_present_in_the_data() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let (code, out, err) = run(&["matrix", "--by", "role", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let cells: Vec<Value> = serde_json::from_str(&out).unwrap();
+    // Rows: (resource type, principal, resource) each with one profile.
+    let mut rows: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    for c in &cells {
+        let profile = c["profile"].to_string();
+        assert!(c["profile"]["role"].is_string(), "{c}");
+        let key = (
+            c["resource_type"].as_str().unwrap().to_string(),
+            c["principal"].as_str().unwrap().to_string(),
+            c["resource"].as_str().unwrap().to_string(),
+        );
+        let old = rows.insert(key, profile.clone());
+        assert!(old.is_none() || old == Some(profile), "one profile per row");
+    }
+    // Exactly one row per profile and resource type...
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for ((ty, _, _), profile) in &rows {
+        assert!(
+            seen.insert((ty.clone(), profile.clone())),
+            "{ty} {profile} twice"
+        );
+    }
+    // ...and every profile the data holds has its row.
+    let snap = teamgate::Bundle::new(util::repo()).load().unwrap();
+    let mut profiles = teamgate::review::profile::Profiles::new(&snap);
+    let users: Vec<_> = snap
+        .entity_uids(None)
+        .filter(|u| u.type_name().to_string() == "User")
+        .collect();
+    for ty in ["Project", "Task", "Workspace"] {
+        for r in snap
+            .entity_uids(None)
+            .filter(|u| u.type_name().to_string() == ty)
+        {
+            for u in &users {
+                let p = serde_json::to_value(profiles.of(u, &r).unwrap()).unwrap();
+                assert!(
+                    seen.contains(&(ty.to_string(), p.to_string())),
+                    "{ty}: no row for {p}"
+                );
+            }
+        }
+    }
+    // The markdown shows the profile first.
+    let (_, md, _) = run(&["matrix", "--by", "role", "--resource-type", "Project"]);
+    assert!(md.contains("| profile | principal | resource |"), "{md}");
+    assert!(
+        md.contains("| role=user license=full project=manager external |"),
+        "{md}"
+    );
+}
+
+/// Chromium on PATH, or None (then the browser test says so, and fails when
+/// TEAMGATE_REQUIRE_CHROMIUM is set, as in CI).
+fn chromium() -> Option<std::path::PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("TEAMGATE_REQUIRE_CHROMIUM").is_none(),
+            "TEAMGATE_REQUIRE_CHROMIUM is set but no chromium is installed"
+        );
+        eprintln!("SKIPPED: chromium is not installed (apt-get install chromium)");
+    }
+    found
+}
+
+#[test]
+fn the_matrix_page_filters_rows_in_a_real_browser() {
+    let Some(browser) = chromium() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("matrix.html");
+    let (code, _, err) = run(&[
+        "matrix",
+        "--by",
+        "role",
+        "--format",
+        "html",
+        "-o",
+        &page.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("id=\"filter\""), "a filter box");
+    assert!(
+        html.contains("class=\"profile\">role="),
+        "profiles beside principals"
+    );
+    // The page as the browser renders it, with the filter of the address.
+    let dom = |filter: &str| {
+        let out = std::process::Command::new(&browser)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+            .arg(format!("file://{}#filter={filter}", page.display()))
+            .output()
+            .expect("run chromium");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let rows = |dom: &str| -> Vec<(bool, String)> {
+        dom.split("<tr")
+            .skip(1)
+            .filter(|r| r.contains("class=\"profile\""))
+            .map(|r| (r.starts_with(" style=\"display: none;\""), r.to_string()))
+            .collect()
+    };
+    let all = rows(&dom(""));
+    assert!(all.len() > 20 && all.iter().all(|(hidden, _)| !hidden));
+    let guests = rows(&dom("license%3Dguest"));
+    assert_eq!(guests.len(), all.len());
+    let shown: Vec<_> = guests.iter().filter(|(hidden, _)| !hidden).collect();
+    assert!(!shown.is_empty() && shown.len() < all.len());
+    for (hidden, row) in &guests {
+        assert_eq!(!hidden, row.contains("license=guest"), "{row}");
+    }
+}

@@ -22,6 +22,13 @@ pub enum MatrixFormat {
     Json,
 }
 
+/// Values of `matrix --by`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatrixBy {
+    /// One row per role, license, project role and place.
+    Role,
+}
+
 /// Arguments of `matrix`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,6 +49,11 @@ pub struct Args {
     /// Write to this file instead of stdout.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// `role`: one row per (workspace role, license, project role, home or
+    /// external) present in the data, decided on a representative principal
+    /// and resource, instead of one per principal and resource.
+    #[arg(long, value_enum)]
+    by: Option<MatrixBy>,
     /// No progress bar (there is none anyway when standard error is not a terminal).
     #[arg(long, short)]
     quiet: bool,
@@ -67,14 +79,19 @@ pub fn run(args: Args) -> ExitCode {
         resource_types: args.resource_type,
     };
     let bar = super::progress::Bar::new(args.quiet);
-    let cells = matrix::cells_with(&snap, &sel, &bar);
+    let by_role = args.by == Some(MatrixBy::Role);
+    let cells = if by_role {
+        matrix::cells_by_role(&snap, &sel, &bar)
+    } else {
+        matrix::cells_with(&snap, &sel, &bar)
+    };
     bar.done();
     if cells.is_empty() {
         eprintln!("error: the selection matches no request (check --principal, --action and --resource-type)");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let text = match args.format {
-        MatrixFormat::Md => matrix::markdown(&cells, snap.version()),
+        MatrixFormat::Md => matrix::markdown(&cells, snap.version(), by_role),
         MatrixFormat::Html => matrix::html(&cells, snap.version()),
         MatrixFormat::Csv => matrix::csv(&cells),
         MatrixFormat::Json => serde_json::to_string_pretty(&cells).unwrap_or_default(),

@@ -3,10 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use cedar_policy::EntityUid;
+
 use serde::Serialize;
 
+use super::profile::{Profile, Profiles};
 use super::universe::{self, Case};
-use crate::Snapshot;
+use crate::domain::samples;
+use crate::{Query, Snapshot};
 
 /// What to include.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,10 @@ pub struct Cell {
     pub failed: bool,
     /// Determining policies (or errors).
     pub reasons: Vec<String>,
+    /// The principal's role, license, project role and place towards the
+    /// resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// Computes the cells, in a stable order.
@@ -55,12 +63,19 @@ pub fn cells_with(snap: &Snapshot, sel: &Selection, progress: &dyn super::Progre
         },
         |p| sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string()),
     );
+    to_cells(snap, cases, progress)
+}
+
+/// The cases decided, as cells with their profiles.
+fn to_cells(snap: &Snapshot, cases: Vec<Case>, progress: &dyn super::Progress) -> Vec<Cell> {
     let decisions = universe::decide_all_with(snap, None, &cases, progress);
+    let mut profiles = Profiles::new(snap);
     cases
         .into_iter()
         .zip(decisions)
         .map(|(c, d)| {
             let action = c.query.action_name().to_string();
+            let profile = profiles.of(c.query.principal(), c.query.resource());
             Cell {
                 principal: c.query.principal().to_string(),
                 action: if c.context_label.is_empty() {
@@ -73,9 +88,94 @@ pub fn cells_with(snap: &Snapshot, sel: &Selection, progress: &dyn super::Progre
                 allowed: d.is_allowed(),
                 failed: !d.errors().is_empty(),
                 reasons: d.causes().to_vec(),
+                profile,
             }
         })
         .collect()
+}
+
+/// The matrix by role: for each resource type, one row per combination of
+/// (workspace role, license, project role, home or external) present in the
+/// data, decided on the first principal and resource that have it -- what a
+/// reviewer compares with the help articles, role by role.
+pub fn cells_by_role(
+    snap: &Snapshot,
+    sel: &Selection,
+    progress: &dyn super::Progress,
+) -> Vec<Cell> {
+    let keep_principal = |p: &EntityUid| {
+        sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string())
+    };
+    let mut by_type: BTreeMap<String, Vec<EntityUid>> = BTreeMap::new();
+    for uid in snap.entity_uids(None) {
+        by_type
+            .entry(uid.type_name().to_string())
+            .or_default()
+            .push(uid);
+    }
+    for v in by_type.values_mut() {
+        v.sort_by_key(|u| u.to_string());
+    }
+    let mut envs: Vec<(EntityUid, String, String)> = snap
+        .schema()
+        .request_envs()
+        .map(|e| {
+            (
+                e.action().clone(),
+                e.principal().to_string(),
+                e.resource().to_string(),
+            )
+        })
+        .filter(|(a, _, r)| {
+            let name = a.id().unescaped().to_string();
+            (sel.actions.is_empty() || sel.actions.contains(&name))
+                && (sel.resource_types.is_empty() || sel.resource_types.contains(r))
+        })
+        .collect();
+    envs.sort_by_key(|(a, p, r)| (a.to_string(), p.clone(), r.clone()));
+    let mut profiles = Profiles::new(snap);
+    // (principal type, resource type) -> profile -> the first pair having it.
+    let mut representatives: BTreeMap<(String, String), BTreeMap<Profile, (EntityUid, EntityUid)>> =
+        BTreeMap::new();
+    let empty = Vec::new();
+    for (_, ptype, rtype) in &envs {
+        let key = (ptype.clone(), rtype.clone());
+        if representatives.contains_key(&key) {
+            continue;
+        }
+        let mut found = BTreeMap::new();
+        for p in by_type
+            .get(ptype)
+            .unwrap_or(&empty)
+            .iter()
+            .filter(|p| keep_principal(p))
+        {
+            for r in by_type.get(rtype).unwrap_or(&empty) {
+                if let Some(profile) = profiles.of(p, r) {
+                    found
+                        .entry(profile)
+                        .or_insert_with(|| (p.clone(), r.clone()));
+                }
+            }
+        }
+        representatives.insert(key, found);
+    }
+    let mut cases = Vec::new();
+    for (action, ptype, rtype) in &envs {
+        let name = action.id().unescaped().to_string();
+        let Some(pairs) = representatives.get(&(ptype.clone(), rtype.clone())) else {
+            continue;
+        };
+        for (p, r) in pairs.values() {
+            for (label, context) in samples::contexts(&name, p) {
+                cases.push(Case {
+                    query: Query::new(p.clone(), action.clone(), r.clone()).with_context(context),
+                    context_label: label,
+                });
+            }
+        }
+    }
+    to_cells(snap, cases, progress)
 }
 
 /// Cells of one resource type as a grid: rows (principal, resource), columns actions.
@@ -102,16 +202,31 @@ fn grids(cells: &[Cell]) -> BTreeMap<&str, Grid<'_>> {
     out
 }
 
-/// Markdown: a table per resource type, ✅ allow, · deny.
-pub fn markdown(cells: &[Cell], version: &str) -> String {
+/// Markdown: a table per resource type, ✅ allow, · deny; `by_role` puts
+/// each row's profile first.
+pub fn markdown(cells: &[Cell], version: &str, by_role: bool) -> String {
     let mut out = format!("# Permission matrix (version {version})\n\n✅ allow · deny\n");
     for (ty, g) in grids(cells) {
+        let first = if by_role { "profile | " } else { "" };
         out.push_str(&format!(
-            "\n## {ty}\n\n| principal | resource | {} |\n",
+            "\n## {ty}\n\n| {first}principal | resource | {} |\n",
             g.columns.join(" | ")
         ));
-        out.push_str(&format!("|---|---|{}\n", "---|".repeat(g.columns.len())));
+        let extra = if by_role { "---|" } else { "" };
+        out.push_str(&format!(
+            "|{extra}---|---|{}\n",
+            "---|".repeat(g.columns.len())
+        ));
         for ((p, r), row) in &g.rows {
+            if by_role {
+                let label = row
+                    .values()
+                    .next()
+                    .and_then(|c| c.profile.as_ref())
+                    .map(Profile::label)
+                    .unwrap_or_default();
+                out.push_str(&format!("| {label} "));
+            }
             let marks: Vec<&str> = g
                 .columns
                 .iter()
@@ -147,7 +262,7 @@ pub fn html(cells: &[Cell], version: &str) -> String {
          .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #ccc}\n</style></head><body>\n",
     );
     out.push_str(&format!(
-        "<h1>Permission matrix</h1><p>version <code>{}</code></p>\n<p class=\"legend\"><span class=\"a\" style=\"background:#b7e4b0\">allow</span><span style=\"background:#f3c1c1\">deny</span><span style=\"background:#f9e79f\">deny (error)</span> Hover a cell for the policies that decided it.</p>\n",
+        "<h1>Permission matrix</h1><p>version <code>{}</code></p>\n<p><input id=\"filter\" type=\"search\" size=\"50\" placeholder=\"Filter rows: a role, license, project role, user or resource\" autofocus></p>\n<p class=\"legend\"><span class=\"a\" style=\"background:#b7e4b0\">allow</span><span style=\"background:#f3c1c1\">deny</span><span style=\"background:#f9e79f\">deny (error)</span> Hover a cell for the policies that decided it.</p>\n",
         esc(version)
     ));
     for (ty, g) in grids(cells) {
@@ -160,7 +275,17 @@ pub fn html(cells: &[Cell], version: &str) -> String {
         }
         out.push_str("</tr></thead><tbody>\n");
         for ((p, r), row) in &g.rows {
-            out.push_str(&format!("<tr><th>{}</th><th>{}</th>", esc(p), esc(r)));
+            let profile = row
+                .values()
+                .next()
+                .and_then(|c| c.profile.as_ref())
+                .map(|pr| format!("<br><small class=\"profile\">{}</small>", esc(&pr.label())))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "<tr><th>{}{profile}</th><th>{}</th>",
+                esc(p),
+                esc(r)
+            ));
             for a in &g.columns {
                 match row.get(a) {
                     Some(c) => {
@@ -189,9 +314,27 @@ pub fn html(cells: &[Cell], version: &str) -> String {
         }
         out.push_str("</tbody></table>\n");
     }
+    out.push_str(FILTER_SCRIPT);
     out.push_str("</body></html>\n");
     out
 }
+
+/// Hides the rows that do not contain the filter text; `#filter=TEXT` in
+/// the address sets it (a link to a filtered view).
+const FILTER_SCRIPT: &str = "<script>\n\
+const box = document.getElementById('filter');\n\
+function apply(q) {\n\
+  q = q.toLowerCase();\n\
+  for (const row of document.querySelectorAll('tbody tr')) {\n\
+    row.style.display = row.textContent.toLowerCase().includes(q) ? '' : 'none';\n\
+  }\n\
+}\n\
+box.addEventListener('input', () => apply(box.value));\n\
+if (location.hash.startsWith('#filter=')) {\n\
+  box.value = decodeURIComponent(location.hash.slice(8));\n\
+  apply(box.value);\n\
+}\n\
+</script>\n";
 
 /// CSV: one line per cell.
 pub fn csv(cells: &[Cell]) -> String {

@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod explain;
 pub mod matrix;
+pub mod profile;
 pub mod universe;
 
 /// Told how far a long computation (a matrix, a diff) got, e.g. to draw a
