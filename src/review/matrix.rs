@@ -106,33 +106,15 @@ pub fn cells_by_role(
     let keep_principal = |p: &EntityUid| {
         sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string())
     };
-    let mut by_type: BTreeMap<String, Vec<EntityUid>> = BTreeMap::new();
-    for uid in snap.entity_uids(None) {
-        by_type
-            .entry(uid.type_name().to_string())
-            .or_default()
-            .push(uid);
-    }
-    for v in by_type.values_mut() {
-        v.sort_by_key(|u| u.to_string());
-    }
-    let mut envs: Vec<(EntityUid, String, String)> = snap
-        .schema()
-        .request_envs()
-        .map(|e| {
-            (
-                e.action().clone(),
-                e.principal().to_string(),
-                e.resource().to_string(),
-            )
-        })
+    let by_type = universe::by_type(snap, None);
+    let envs: Vec<(EntityUid, String, String)> = universe::envs(snap)
+        .into_iter()
         .filter(|(a, _, r)| {
             let name = a.id().unescaped().to_string();
             (sel.actions.is_empty() || sel.actions.contains(&name))
                 && (sel.resource_types.is_empty() || sel.resource_types.contains(r))
         })
         .collect();
-    envs.sort_by_key(|(a, p, r)| (a.to_string(), p.clone(), r.clone()));
     let mut profiles = Profiles::new(snap);
     // (principal type, resource type) -> profile -> the first pair having it.
     let mut representatives: BTreeMap<(String, String), BTreeMap<Profile, (EntityUid, EntityUid)>> =

@@ -21,23 +21,55 @@ pub fn cases(snap: &Snapshot, overlay: Option<&Overlay>) -> Vec<Case> {
     cases_where(snap, overlay, |_, _, _| true, |_| true)
 }
 
-/// How many cases [`cases`] would give, without building them.
-pub fn count(snap: &Snapshot, overlay: Option<&Overlay>) -> usize {
-    let mut by_type: std::collections::HashMap<String, Vec<EntityUid>> = Default::default();
+/// The entities (actions left out) by type name, each list sorted.
+pub fn by_type(
+    snap: &Snapshot,
+    overlay: Option<&Overlay>,
+) -> std::collections::BTreeMap<String, Vec<EntityUid>> {
+    let mut by_type: std::collections::BTreeMap<String, Vec<EntityUid>> = Default::default();
     for uid in snap.entity_uids(overlay) {
-        by_type
-            .entry(uid.type_name().to_string())
-            .or_default()
-            .push(uid);
+        if uid.type_name().to_string() != types::ACTION {
+            by_type
+                .entry(uid.type_name().to_string())
+                .or_default()
+                .push(uid);
+        }
     }
-    let empty = Vec::new();
-    snap.schema()
+    for v in by_type.values_mut() {
+        v.sort_by_key(|u| u.to_string());
+    }
+    by_type
+}
+
+/// The schema's request shapes as (action, principal type, resource type),
+/// in a stable order.
+pub fn envs(snap: &Snapshot) -> Vec<(EntityUid, String, String)> {
+    let mut envs: Vec<_> = snap
+        .schema()
         .request_envs()
         .map(|env| {
-            let name = env.action().id().unescaped().to_string();
-            let resources = by_type.get(&env.resource().to_string()).map_or(0, Vec::len);
+            (
+                env.action().clone(),
+                env.principal().to_string(),
+                env.resource().to_string(),
+            )
+        })
+        .collect();
+    envs.sort_by_key(|(a, p, r)| (a.to_string(), p.clone(), r.clone()));
+    envs
+}
+
+/// How many cases [`cases`] would give, without building them.
+pub fn count(snap: &Snapshot, overlay: Option<&Overlay>) -> usize {
+    let by_type = by_type(snap, overlay);
+    let empty = Vec::new();
+    envs(snap)
+        .iter()
+        .map(|(action, ptype, rtype)| {
+            let name = action.id().unescaped().to_string();
+            let resources = by_type.get(rtype).map_or(0, Vec::len);
             by_type
-                .get(&env.principal().to_string())
+                .get(ptype)
                 .unwrap_or(&empty)
                 .iter()
                 .map(|p| samples::contexts(&name, p).len() * resources)
@@ -54,30 +86,8 @@ pub fn cases_where(
     keep_env: impl Fn(&str, &str, &str) -> bool,
     keep_principal: impl Fn(&EntityUid) -> bool,
 ) -> Vec<Case> {
-    let mut by_type: std::collections::BTreeMap<String, Vec<EntityUid>> = Default::default();
-    for uid in snap.entity_uids(overlay) {
-        if uid.type_name().to_string() != types::ACTION {
-            by_type
-                .entry(uid.type_name().to_string())
-                .or_default()
-                .push(uid);
-        }
-    }
-    for v in by_type.values_mut() {
-        v.sort_by_key(|u| u.to_string());
-    }
-    let mut envs: Vec<_> = snap
-        .schema()
-        .request_envs()
-        .map(|env| {
-            (
-                env.action().clone(),
-                env.principal().to_string(),
-                env.resource().to_string(),
-            )
-        })
-        .collect();
-    envs.sort_by_key(|(a, p, r)| (a.to_string(), p.clone(), r.clone()));
+    let by_type = by_type(snap, overlay);
+    let envs = envs(snap);
     let empty = Vec::new();
     let mut out = Vec::new();
     for (action, ptype, rtype) in envs {
