@@ -320,6 +320,8 @@ impl Selection {
             }
         }
         if let Some(text) = &self.text {
+            crate::check_cedar_text(Path::new("text"), text, true)
+                .map_err(|p| format!("{what}.text: {}", p.message()))?;
             let parsed: PolicySet = text
                 .parse()
                 .map_err(|e: cedar_policy::ParseErrors| format!("{what}.text: {e}"))?;

@@ -177,8 +177,12 @@ pub fn envs_of(schema: &Schema, shape: &Shape) -> Result<Vec<RequestEnv>, String
 
 /// The permit that matches exactly the requests satisfying `condition`.
 fn condition_set(condition: &str) -> Result<PolicySet, String> {
-    format!("permit (principal, action, resource) when {{ {condition} }};")
-        .parse::<PolicySet>()
+    let text = format!("permit (principal, action, resource) when {{ {condition} }};");
+    // The loader's bounds first: a deeply nested condition must be an
+    // error, not a stack overflow in Cedar's parser.
+    crate::check_cedar_text(std::path::Path::new("condition"), &text, true)
+        .map_err(|p| p.message().to_string())?;
+    text.parse::<PolicySet>()
         .map_err(|e| format!("the condition is not Cedar: {e}"))
 }
 
