@@ -489,6 +489,19 @@ fn bad_invariants_and_a_missing_solver_are_exit_1_with_the_place() {
             err.contains("invariants[0]") && err.contains("Workspace"),
             "{err}"
         );
+        // A condition nested deep enough to exhaust a parser's stack is an
+        // error, not a crash.
+        let deep = write(
+            "deep.yaml",
+            &format!(
+                "invariants:\n  - id: x\n    rules: [P1]\n    never-allows: \"{}true{}\"\n",
+                "(".repeat(5000),
+                ")".repeat(5000)
+            ),
+        );
+        let (code, _, err) = run(&deep, None);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("nested more than"), "{err}");
     }
 }
 
