@@ -99,10 +99,7 @@ fn load(mut args: Vec<String>, bundle: &BundleArg) -> Result<(), String> {
     let rt = runtime()?;
     // What the table will hold: its rows, each replaced by a file's entity
     // with the same uid. All of it must pass the checks.
-    let mut client_rows = rt.block_on(async {
-        let existing = read_existing(&url).await?;
-        Ok::<_, String>(existing)
-    })?;
+    let mut client_rows = rt.block_on(postgres::read_table(&url))?;
     let loaded: std::collections::HashSet<&str> = rows.iter().map(|r| r.uid.as_str()).collect();
     client_rows.retain(|r| !loaded.contains(r.uid.as_str()));
     let mut all: Vec<serde_json::Value> = client_rows.into_iter().map(|r| r.entity).collect();
@@ -121,21 +118,6 @@ fn load(mut args: Vec<String>, bundle: &BundleArg) -> Result<(), String> {
         postgres::redact(&url)
     );
     Ok(())
-}
-
-async fn read_existing(url: &str) -> Result<Vec<Row>, String> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
-    config.application_name("teamgate db load");
-    let (mut client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("{}: cannot connect: {e}", postgres::redact(url)))?;
-    tokio::spawn(connection);
-    postgres::read_all(&mut client)
-        .await
-        .map_err(|e| format!("{e} (did `teamgate db init` run?)"))
 }
 
 /// The row of a Cedar entity JSON object: its uid in Cedar form.

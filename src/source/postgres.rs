@@ -179,6 +179,15 @@ async fn read(
     rows_of(found)
 }
 
+/// Every row of the table, read over a connection of its own (`teamgate db
+/// load` checks the table with the files it adds).
+pub async fn read_table(url: &str) -> Result<Vec<Row>, String> {
+    let (mut client, _rx) = connect(url).await?;
+    read_all(&mut client)
+        .await
+        .map_err(|e| format!("{e} (did `teamgate db init` run?)"))
+}
+
 /// Creates the table, index and triggers (idempotent).
 pub async fn init(url: &str) -> Result<(), String> {
     let (client, _rx) = connect(url).await?;
@@ -234,7 +243,8 @@ pub async fn follow(
             Ok(()) => "connection closed".to_string(),
             Err(e) => e,
         };
-        if health.status().synced && health.status().up {
+        let status = health.status();
+        if status.synced && status.up {
             backoff = options.min_backoff;
         }
         health.down(&why);
