@@ -53,7 +53,8 @@ pub fn run(args: Args) -> ExitCode {
             Ok(())
         }
         DbCommand::Init { url } => runtime().and_then(|rt| {
-            rt.block_on(postgres::init(&url))?;
+            rt.block_on(postgres::init(&url))
+                .map_err(|e| format!("{}: {e}", postgres::redact(&url)))?;
             println!(
                 "{}: table {} and its triggers are in place",
                 postgres::redact(&url),
@@ -99,7 +100,8 @@ fn load(mut args: Vec<String>, bundle: &BundleArg) -> Result<(), String> {
     let rt = runtime()?;
     // What the table will hold: its rows, each replaced by a file's entity
     // with the same uid. All of it must pass the checks.
-    let mut client_rows = rt.block_on(postgres::read_table(&url))?;
+    let at = |e: String| format!("{}: {e}", postgres::redact(&url));
+    let mut client_rows = rt.block_on(postgres::read_table(&url)).map_err(at)?;
     let loaded: std::collections::HashSet<&str> = rows.iter().map(|r| r.uid.as_str()).collect();
     client_rows.retain(|r| !loaded.contains(r.uid.as_str()));
     let mut all: Vec<serde_json::Value> = client_rows.into_iter().map(|r| r.entity).collect();
@@ -111,7 +113,7 @@ fn load(mut args: Vec<String>, bundle: &BundleArg) -> Result<(), String> {
             render::load_errors(&e);
             "nothing was loaded".to_string()
         })?;
-    let n = rt.block_on(postgres::load(&url, &rows))?;
+    let n = rt.block_on(postgres::load(&url, &rows)).map_err(at)?;
     println!(
         "loaded {n} entities into {} at {}",
         postgres::TABLE,

@@ -101,7 +101,7 @@ pub fn redact(url: &str) -> String {
 async fn connect(url: &str) -> Result<(Client, mpsc::UnboundedReceiver<String>), String> {
     let mut config: tokio_postgres::Config = url
         .parse()
-        .map_err(|e| format!("{}: not a PostgreSQL URL: {e}", redact(url)))?;
+        .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
     config
         .application_name("teamgate")
         .keepalives(true)
@@ -110,7 +110,7 @@ async fn connect(url: &str) -> Result<(Client, mpsc::UnboundedReceiver<String>),
     let (client, mut connection) = config
         .connect(NoTls)
         .await
-        .map_err(|e| format!("{}: cannot connect: {e}", redact(url)))?;
+        .map_err(|e| format!("cannot connect: {e}"))?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -248,7 +248,12 @@ pub async fn follow(
             backoff = options.min_backoff;
         }
         health.down(&why);
-        tracing::warn!(target: "teamgate::source", "{label}: {why}; the last data keeps serving, retrying in {} ms", backoff.as_millis());
+        let serving = if status.synced {
+            "the last data keeps serving; "
+        } else {
+            ""
+        };
+        tracing::warn!(target: "teamgate::source", "{label}: {why}; {serving}retrying in {} ms", backoff.as_millis());
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(options.max_backoff);
     }
