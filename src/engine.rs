@@ -23,6 +23,8 @@ use cedar_policy::{
 use crate::error::{Field, Problem, RequestError};
 use crate::query::{Decision, Query, Verdict};
 
+mod guard;
+
 /// Which policies Cedar evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -38,6 +40,20 @@ struct Slice {
     principal: EntityTypeName,
     resource: EntityTypeName,
     policies: PolicySet,
+    /// The slice split by the principal attributes its policies open with
+    /// (see [`guard`]); `None` when none does.
+    split: Option<guard::Split>,
+}
+
+impl Slice {
+    /// The policies Cedar evaluates for this principal: its sub-slice, or
+    /// the whole slice when it has none.
+    fn for_principal(&self, principal: &EntityUid, entities: &Entities) -> &PolicySet {
+        self.split
+            .as_ref()
+            .and_then(|s| s.pick(principal, entities))
+            .unwrap_or(&self.policies)
+    }
 }
 
 /// Decides queries against one schema and policy set. Immutable.
@@ -94,7 +110,7 @@ impl Engine {
                 .ancestors(&action)
                 .map(|it| it.cloned().collect())
                 .unwrap_or_default();
-            let mut slice = PolicySet::new();
+            let mut slice = Vec::new();
             for p in policies.policies() {
                 let action_ok = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -122,15 +138,17 @@ impl Engine {
                         .get(p.id())
                         .cloned()
                         .ok_or_else(|| Problem::new(format!("policy {} vanished", p.id())))?;
-                    slice
-                        .add(copy)
-                        .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
+                    slice.push(copy);
                 }
             }
+            let split = guard::Split::new(&slice)?;
+            let policies = PolicySet::from_policies(slice)
+                .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
             slices.entry(action).or_default().push(Slice {
                 principal: env.principal().clone(),
                 resource: env.resource().clone(),
-                policies: slice,
+                policies,
+                split,
             });
         }
         Ok(Engine {
@@ -190,11 +208,20 @@ impl Engine {
         action: &EntityUid,
         resource: &EntityTypeName,
     ) -> Option<&PolicySet> {
+        self.slice_of(principal, action, resource)
+            .map(|s| &s.policies)
+    }
+
+    fn slice_of(
+        &self,
+        principal: &EntityTypeName,
+        action: &EntityUid,
+        resource: &EntityTypeName,
+    ) -> Option<&Slice> {
         self.slices
             .get(action)?
             .iter()
             .find(|s| &s.principal == principal && &s.resource == resource)
-            .map(|s| &s.policies)
     }
 
     /// Turns Cedar's response into a decision: any error means deny.
@@ -259,7 +286,7 @@ impl Engine {
         let policies = match strategy {
             Strategy::WholeSet => &self.whole,
             Strategy::Sliced => self
-                .slice(
+                .slice_of(
                     query.principal().type_name(),
                     query.action(),
                     query.resource().type_name(),
@@ -267,7 +294,8 @@ impl Engine {
                 .ok_or_else(|| RequestError::WrongResourceType {
                     action: query.action().to_string(),
                     type_name: query.resource().type_name().to_string(),
-                })?,
+                })?
+                .for_principal(query.principal(), entities),
         };
         Ok(self.authorizer.is_authorized(&request, policies, entities))
     }
@@ -356,7 +384,9 @@ impl Engine {
     /// Decides a request built by [`Engine::request`], failing closed.
     pub fn decide_request(&self, request: &Request, entities: &Entities) -> Decision {
         let slice = match (request.principal(), request.action(), request.resource()) {
-            (Some(p), Some(a), Some(r)) => self.slice(p.type_name(), a, r.type_name()),
+            (Some(p), Some(a), Some(r)) => self
+                .slice_of(p.type_name(), a, r.type_name())
+                .map(|s| s.for_principal(p, entities)),
             _ => None,
         };
         match slice {
