@@ -11,6 +11,11 @@
 //! Set `TEAMGATE_BENCH_SIZES=100,10000` to skip the largest workspace.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+
+/// The allocator and settings of the `teamgate` binary (see `teamgate::alloc`):
+/// the decisions measured here are the sidecar's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use teamgate::review::universe;
 use teamgate::{testkit, Bundle, Overlay, Query, Snapshot, Strategy};
 
@@ -54,6 +59,7 @@ fn bench_decisions(
 }
 
 fn decisions(c: &mut Criterion) {
+    teamgate::alloc::tune_mimalloc();
     let snap = shipped();
     let demo: Vec<Query> = universe::cases(&snap, None)
         .into_iter()

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, EntityTypeName,
     EntityUid, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response,
-    Schema,
+    RestrictedExpression, Schema,
 };
 
 use crate::error::{Field, Problem, RequestError};
@@ -62,6 +62,10 @@ pub struct Engine {
     schema: Schema,
     whole: PolicySet,
     slices: HashMap<EntityUid, Vec<Slice>>,
+    /// The schema's entity types, for checking a request's.
+    entity_types: HashSet<EntityTypeName>,
+    /// Actions whose context type the empty context satisfies.
+    empty_context_ok: HashSet<EntityUid>,
     authorizer: Authorizer,
 }
 
@@ -151,10 +155,17 @@ impl Engine {
                 split,
             });
         }
+        let empty_context_ok = slices
+            .keys()
+            .filter(|a| Context::empty().validate(schema, a).is_ok())
+            .cloned()
+            .collect();
         Ok(Engine {
             schema: schema.clone(),
             whole: policies.clone(),
             slices,
+            entity_types: schema.entity_types().cloned().collect(),
+            empty_context_ok,
             authorizer: Authorizer::new(),
         })
     }
@@ -308,7 +319,7 @@ impl Engine {
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
         ] {
-            if !self.schema.entity_types().any(|t| t == uid.type_name()) {
+            if !self.entity_types.contains(uid.type_name()) {
                 return Err(RequestError::UnknownType {
                     field,
                     type_name: uid.type_name().to_string(),
@@ -351,24 +362,23 @@ impl Engine {
         let bad_context = |e: String| RequestError::BadContext {
             message: format!("context does not match the schema for {action}: {e}"),
         };
-        let context_json = match query.context() {
-            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-            v @ serde_json::Value::Object(_) => v.clone(),
+        let context = match query.context() {
+            serde_json::Value::Null => self.empty_context(action).map_err(bad_context)?,
+            serde_json::Value::Object(m) if m.is_empty() => {
+                self.empty_context(action).map_err(bad_context)?
+            }
+            v @ serde_json::Value::Object(_) => {
+                match lean_context(v).filter(|c| c.validate(&self.schema, action).is_ok()) {
+                    Some(c) => c,
+                    None => self.parse_context(v, action).map_err(bad_context)?,
+                }
+            }
             other => {
                 return Err(RequestError::BadContext {
                     message: format!("context must be a JSON object, not {}", json_kind(other)),
                 })
             }
         };
-        // Parsing with the schema reads entity references and extension values
-        // by their declared types; `validate` then checks the context against
-        // the action's context type. The principal and resource types were
-        // checked above, so the request itself needs no schema pass.
-        let context = Context::from_json_value(context_json, Some((&self.schema, action)))
-            .map_err(|e| bad_context(e.to_string()))?;
-        context
-            .validate(&self.schema, action)
-            .map_err(|e| bad_context(e.to_string()))?;
         Request::new(
             query.principal().clone(),
             action.clone(),
@@ -379,6 +389,33 @@ impl Engine {
         .map_err(|e| RequestError::SchemaMismatch {
             message: e.to_string(),
         })
+    }
+
+    /// The empty context, if the action's context type allows it (known
+    /// once per engine; the error is the schema's own).
+    fn empty_context(&self, action: &EntityUid) -> Result<Context, String> {
+        if self.empty_context_ok.contains(action) {
+            return Ok(Context::empty());
+        }
+        self.parse_context(&serde_json::Value::Object(Default::default()), action)
+    }
+
+    /// Cedar's own reading of a context: parsed with the schema (entity
+    /// references and extension values read by their declared types), then
+    /// checked against the action's context type. The reference the lean
+    /// reading ([`lean_context`]) must agree with, and the source of every
+    /// error message.
+    fn parse_context(
+        &self,
+        json: &serde_json::Value,
+        action: &EntityUid,
+    ) -> Result<Context, String> {
+        let context = Context::from_json_value(json.clone(), Some((&self.schema, action)))
+            .map_err(|e| e.to_string())?;
+        context
+            .validate(&self.schema, action)
+            .map_err(|e| e.to_string())?;
+        Ok(context)
     }
 
     /// Decides a request built by [`Engine::request`], failing closed.
@@ -398,6 +435,71 @@ impl Engine {
     }
 }
 
+/// A context read from JSON by its kinds alone, without Cedar's JSON parser
+/// (which, for every object, first tries the extension-value form and builds
+/// a serde error to throw away): strings, booleans, integers, entity
+/// references (`{"type": T, "id": I}` or `{"__entity": ...}`), sets and
+/// records. `None` for anything else (an extension value, a fraction,
+/// `null`). It is used only when it passes the schema's check of the
+/// action's context, and then holds what Cedar's schema-directed reading
+/// would: every value already has its declared type. Otherwise the engine
+/// reads the context Cedar's way, which also gives the error message.
+fn lean_context(json: &serde_json::Value) -> Option<Context> {
+    let serde_json::Value::Object(map) = json else {
+        return None;
+    };
+    let pairs = map
+        .iter()
+        .map(|(k, v)| Some((k.clone(), restricted(v)?)))
+        .collect::<Option<Vec<_>>>()?;
+    Context::from_pairs(pairs).ok()
+}
+
+fn restricted(v: &serde_json::Value) -> Option<RestrictedExpression> {
+    use serde_json::Value;
+    Some(match v {
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => RestrictedExpression::new_long(n.as_i64()?),
+        Value::Array(items) => {
+            RestrictedExpression::new_set(items.iter().map(restricted).collect::<Option<Vec<_>>>()?)
+        }
+        Value::Object(m) => {
+            if let Some(uid) = entity_ref(m) {
+                RestrictedExpression::new_entity_uid(uid)
+            } else if m.contains_key("__entity") || m.contains_key("__extn") {
+                return None;
+            } else {
+                RestrictedExpression::new_record(
+                    m.iter()
+                        .map(|(k, v)| Some((k.clone(), restricted(v)?)))
+                        .collect::<Option<Vec<_>>>()?,
+                )
+                .ok()?
+            }
+        }
+        Value::Null => return None,
+    })
+}
+
+/// `{"type": T, "id": I}` or `{"__entity": {"type": T, "id": I}}`.
+fn entity_ref(m: &serde_json::Map<String, serde_json::Value>) -> Option<EntityUid> {
+    let m = match m.get("__entity") {
+        Some(serde_json::Value::Object(inner)) if m.len() == 1 => inner,
+        Some(_) => return None,
+        None => m,
+    };
+    if m.len() != 2 {
+        return None;
+    }
+    let ty = m.get("type")?.as_str()?;
+    let id = m.get("id")?.as_str()?;
+    Some(EntityUid::from_type_name_and_id(
+        ty.parse().ok()?,
+        cedar_policy::EntityId::new(id),
+    ))
+}
+
 /// How a JSON value is named in messages.
 pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
     match v {
@@ -407,5 +509,107 @@ pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::universe;
+    use crate::{testkit, Bundle, Query, Snapshot};
+
+    fn shipped() -> Snapshot {
+        Bundle::new(env!("CARGO_MANIFEST_DIR"))
+            .load()
+            .expect("shipped bundle")
+    }
+
+    /// The lean reading, when the schema accepts it, holds exactly what
+    /// Cedar's schema-directed reading holds; when it is refused, Cedar's
+    /// reading decides (and gives the error).
+    fn agree(engine: &Engine, action: &EntityUid, json: &serde_json::Value) -> bool {
+        let lean = lean_context(json).filter(|c| c.validate(&engine.schema, action).is_ok());
+        let cedar = engine.parse_context(json, action);
+        match (lean, cedar) {
+            (Some(l), Ok(c)) => {
+                let keys = |ctx: &Context| -> Vec<String> {
+                    let mut k: Vec<String> = ctx.clone().into_iter().map(|(k, _)| k).collect();
+                    k.sort();
+                    k
+                };
+                assert_eq!(keys(&l), keys(&c), "{action} {json}");
+                for k in keys(&c) {
+                    assert_eq!(l.get(&k), c.get(&k), "{action} {json} key {k}");
+                }
+                true
+            }
+            (Some(_), Err(e)) => {
+                panic!("lean reading accepted what Cedar refuses: {action} {json}: {e}")
+            }
+            (None, _) => false,
+        }
+    }
+
+    #[test]
+    fn the_lean_context_reading_agrees_with_cedars() {
+        let snap = shipped();
+        let engine = snap.engine();
+        let mut lean = 0;
+        let mut queries: Vec<Query> = universe::cases(&snap, None)
+            .into_iter()
+            .map(|c| c.query)
+            .collect();
+        let (_, ids) = testkit::workspace(300, 7);
+        queries.extend(testkit::requests(&ids, 3000, 11));
+        for q in &queries {
+            let Ok(prepared) = snap.prepare(q, None) else {
+                continue;
+            };
+            lean += usize::from(agree(engine, prepared.action(), prepared.context()));
+        }
+        assert!(lean > 100, "the lean reading was used {lean} times");
+        // Forms the lean reading leaves to Cedar, or that Cedar reads by
+        // the declared type: each still agrees.
+        let log = EntityUid::from_type_name_and_id(
+            "Action".parse().expect("type"),
+            cedar_policy::EntityId::new("logTime"),
+        );
+        let field = EntityUid::from_type_name_and_id(
+            "Action".parse().expect("type"),
+            cedar_policy::EntityId::new("viewProjectField"),
+        );
+        for (action, json) in [
+            (
+                &log,
+                serde_json::json!({"forUser": {"type": "User", "id": "erin"}}),
+            ),
+            (
+                &log,
+                serde_json::json!({"forUser": {"__entity": {"type": "User", "id": "erin"}}}),
+            ),
+            (&log, serde_json::json!({"forUser": "erin"})),
+            (
+                &log,
+                serde_json::json!({"forUser": {"type": "Task", "id": "x"}}),
+            ),
+            (
+                &log,
+                serde_json::json!({"forUser": {"type": "User", "id": "erin"}, "x": 1}),
+            ),
+            (
+                &log,
+                serde_json::json!({"forUser": {"__extn": {"fn": "ip", "arg": "1.2.3.4"}}}),
+            ),
+            (
+                &log,
+                serde_json::json!({"forUser": {"type": "User", "id": "erin", "z": 1}}),
+            ),
+            (&field, serde_json::json!({"field": "stage"})),
+            (&field, serde_json::json!({"field": 1.5})),
+            (&field, serde_json::json!({"field": ["stage"]})),
+            (&field, serde_json::json!({"field": null})),
+        ] {
+            agree(engine, action, &json);
+        }
     }
 }

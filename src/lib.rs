@@ -31,6 +31,8 @@
 // built on error paths, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "cli")]
+pub mod alloc;
 mod bundle;
 pub mod domain;
 mod engine;
