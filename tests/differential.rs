@@ -190,3 +190,67 @@ fn cached_decisions_equal_cedars_on_every_request_asked_twice() {
     );
     teamgate::set_decision_cache(0);
 }
+
+/// The shipped policies dereference only `project` and `workspace`, which
+/// are also parents (so a request has them anyway). Policies that read
+/// through other references (a project's creator, a file's uploader, a
+/// time entry's user, a tag's value) must get those entities too, and only
+/// compared references may be left out: checked against Cedar over the
+/// demo universe and a generated workspace.
+#[test]
+fn entities_reached_through_any_dereferenced_attribute_are_included() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixtures: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/entities.json"
+        ))
+        .expect("demo fixtures"),
+    )
+    .expect("JSON");
+    let bundle = testkit::write_bundle(
+        &Bundle::new(env!("CARGO_MANIFEST_DIR")),
+        dir.path(),
+        &fixtures,
+    )
+    .expect("bundle copy");
+    std::fs::write(
+        dir.path().join("policies/rules/reads-through.cedar"),
+        r#"
+@id("test.creator-license")
+forbid (principal is User, action == Action::"viewProject", resource is Project)
+when { resource.creator.license == "collaborator" && !principal.memberOf.containsAny([resource]) };
+
+@id("test.uploader-role")
+permit (principal is User, action == Action::"viewFile", resource is File)
+when { resource.uploadedBy.role == principal.role };
+
+@id("test.time-owner-workspace")
+permit (principal is User, action == Action::"viewTime", resource is TimeEntry)
+when { resource.user.workspace == principal.workspace && resource.user.license == "full" };
+
+@id("test.tag-default")
+permit (principal is User, action == Action::"viewProjectSettings", resource is Project)
+when { resource.hasTag(principal.userId) && resource.getTag(principal.userId).isDefault };
+"#,
+    )
+    .expect("extra policies");
+    let snap = bundle.load().expect("bundle with extra policies loads");
+    let full = cedar_entities(&snap, fixtures);
+    let cases = universe::cases(&snap, None);
+    let (n, allows, _) = compare(&snap, None, &full, cases.into_iter().map(|c| c.query));
+    assert!(n > 2000 && allows > 100, "{n} requests, {allows} allows");
+    let (json, ids) = testkit::workspace(300, 5);
+    let full = cedar_entities(&snap, json.clone());
+    let data = Overlay::instead_of_stored("synth")
+        .upsert(json)
+        .build(&snap)
+        .expect("generated workspace is valid");
+    let (n, _, _) = compare(
+        &snap,
+        Some(&data),
+        &full,
+        testkit::requests(&ids, 3000, 5).into_iter(),
+    );
+    assert_eq!(n, 3000);
+}

@@ -12,7 +12,7 @@ use super::source::{read_dir_files, SourceFile};
 use super::{hash_sources, Bundle};
 use std::sync::Arc;
 
-use super::data::StoreSchema;
+use super::data::{Reach, StoreSchema};
 use crate::domain::RoleFiles;
 use crate::engine::Engine;
 use crate::error::{line_col, LoadError, Problem};
@@ -122,8 +122,12 @@ pub(crate) struct PolicyPack {
     /// Context attribute names per action name, so that teamgate derives
     /// only the keys a schema declares.
     pub context_keys: ContextKeys,
-    /// Entity shapes, action entities and reach, for entity stores.
+    /// Entity shapes and action entities, for entity stores.
     pub store_schema: Arc<StoreSchema>,
+    /// Which references, how far, a request's entities are followed
+    /// through: the policies' own (a store kept over a policy-only reload
+    /// is read with the new policies' reach).
+    pub reach: Reach,
 }
 
 /// The files a policy pack is built from, read once: a reload hashes them to
@@ -207,9 +211,10 @@ impl PolicyPack {
         let level = level.map_err(LoadError::from)?;
         let engine = Engine::new(&schema, &policies).map_err(LoadError::from)?;
         let store_schema = Arc::new(
-            StoreSchema::new(&json, &schema, level, hash_sources(&sources.schemas, root))
+            StoreSchema::new(&json, &schema, hash_sources(&sources.schemas, root))
                 .map_err(LoadError::from)?,
         );
+        let reach = Reach::new(&policies, level, &store_schema);
         Ok(PolicyPack {
             content_hash: sources.hash(root),
             schema_hash: hash_sources(&sources.schemas, root),
@@ -227,6 +232,7 @@ impl PolicyPack {
             warnings,
             context_keys,
             store_schema,
+            reach,
         })
     }
 }

@@ -153,6 +153,7 @@ impl Snapshot {
             query.resource(),
             query.context(),
             under,
+            &self.pack.reach,
         )
     }
 

@@ -15,8 +15,10 @@ pub struct Addresses {
 impl Addresses {
     /// From (user id, normalised address) pairs.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Addresses {
-        let mut by_address = std::collections::HashMap::new();
-        let mut by_user = std::collections::HashMap::new();
+        let mut by_address =
+            std::collections::HashMap::<String, String, foldhash::fast::RandomState>::default();
+        let mut by_user =
+            std::collections::HashMap::<String, String, foldhash::fast::RandomState>::default();
         for (id, a) in pairs {
             by_address.insert(a.clone(), id.clone());
             by_user.insert(id, a);

@@ -11,6 +11,7 @@
 //! (the hierarchy is shallow), built on the spot with the transitive
 //! closure already computed.
 
+mod reach;
 mod read;
 mod shape;
 mod value;
@@ -25,6 +26,7 @@ use cedar_policy_core::extensions::Extensions;
 use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
 
+pub(crate) use reach::Reach;
 pub(crate) use read::{entries_of_json, labelled, labelled_refs, read_entries, whole_file_problem};
 use shape::json_ref;
 pub(crate) use shape::Shapes;
@@ -56,19 +58,13 @@ pub(crate) struct StoreSchema {
     pub fingerprint: String,
     /// The schema's action entities, by uid.
     pub actions: HashMap<EntityUID, Arc<ast::Entity>>,
-    /// Entities this many attribute hops from the principal, the resource
-    /// and the context are included in a request (the pack's dereference
-    /// level less one).
-    pub hops: usize,
 }
 
 impl StoreSchema {
-    /// From the schema fragments' JSON, Cedar's schema and the level the
-    /// policies validate at.
+    /// From the schema fragments' JSON and Cedar's schema.
     pub fn new(
         fragments: &[Json],
         schema: &cedar_policy::Schema,
-        level: u32,
         fingerprint: String,
     ) -> Result<StoreSchema, Problem> {
         let shapes = Shapes::from_schema_json(fragments);
@@ -101,7 +97,6 @@ impl StoreSchema {
             type_ids,
             types,
             actions,
-            hops: level.saturating_sub(1).max(1) as usize,
         })
     }
 
@@ -333,7 +328,11 @@ impl EntityStore {
         resource: &cedar_policy::EntityUid,
         context: &Json,
         under: Option<&EntityStore>,
+        reach: &Reach,
     ) -> cedar_policy::Entities {
+        let fits = reach.fits(&self.schema);
+        let follows_attr = |i: u16| !fits || reach.follows_attr(i);
+        let follows_tags = !fits || reach.follows_tags();
         let get = |k: &Key| {
             self.entities
                 .get(k)
@@ -354,7 +353,7 @@ impl EntityStore {
         });
         // A handful of entities: a vector beats a hash set here.
         let mut included: Vec<Key> = Vec::with_capacity(8);
-        for hop in 0..=self.schema.hops {
+        for hop in 0..=reach.hops {
             let mut next = Vec::new();
             for k in frontier.drain(..) {
                 if included.contains(&k) {
@@ -364,13 +363,17 @@ impl EntityStore {
                     continue;
                 };
                 included.push(k);
-                if hop < self.schema.hops {
+                if hop < reach.hops {
                     let mut refs = Vec::new();
-                    for (_, v) in stored.attrs.iter() {
-                        v.direct_refs(&mut refs);
+                    for (i, v) in stored.attrs.iter() {
+                        if follows_attr(*i) {
+                            v.direct_refs(&mut refs);
+                        }
                     }
-                    for (_, v) in stored.tags.iter() {
-                        v.direct_refs(&mut refs);
+                    if follows_tags {
+                        for (_, v) in stored.tags.iter() {
+                            v.direct_refs(&mut refs);
+                        }
                     }
                     next.extend(refs.into_iter().cloned());
                 }
