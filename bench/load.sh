@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sidecar load run: server pinned to core 0 (one worker thread), wrk pinned to
-# core 1, on loopback, single and batch requests at concurrency 1, 8 and 32.
+# core 1, on loopback, single and batch requests at concurrency 1, 8 and 32,
+# then the same single bodies at c=8 to the floor route of the same server
+# (a constant answer: the HTTP floor) and teamgate's ratio to it.
 # Usage: bash bench/load.sh [BUNDLE]   (needs wrk: apt-get install wrk)
 # e.g. teamgate generate --users 100000 /tmp/g100000 && bash bench/load.sh /tmp/g100000
 set -euo pipefail
@@ -10,19 +12,26 @@ bundle=${1:-.}
 if [ -f "$bundle/requests.jsonl" ]; then export TEAMGATE_REQUESTS="$bundle/requests.jsonl"; fi
 cargo build --release --quiet
 # TEAMGATE_SERVE_ARGS adds flags, e.g. "--decision-cache 0" for uncached decisions.
-taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch ${TEAMGATE_SERVE_ARGS:-} > /tmp/teamgate-load.out 2>/dev/null &
+taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch --floor-route ${TEAMGATE_SERVE_ARGS:-} > /tmp/teamgate-load.out 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 50); do grep -q listening /tmp/teamgate-load.out 2>/dev/null && break; sleep 0.1; done
-for script in single batch; do
-  for c in 1 8 32; do
-    out=$(taskset -c 1 wrk -t1 -c$c -d10s --latency -s bench/$script.lua http://127.0.0.1:8187)
-    rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-    p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
-    if [ -n "$errors" ]; then echo "$script c=$c: FAILED: $errors" >&2; exit 1; fi
-    per=$([ $script = batch ] && echo 8 || echo 1)
+for run in "single 1" "single 8" "single 32" "batch 1" "batch 8" "batch 32" "floor 8"; do
+  read -r script c <<<"$run"
+  path=/v1/is_authorized
+  if [ "$script" = floor ]; then script=single; path=/v1/floor; fi
+  out=$(WRK_PATH=$path taskset -c 1 wrk -t1 -c$c -d10s --latency -s bench/$script.lua http://127.0.0.1:8187)
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  errors=$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')
+  if [ -n "$errors" ]; then echo "$script c=$c: FAILED: $errors" >&2; exit 1; fi
+  per=$([ $script = batch ] && echo 8 || echo 1)
+  if [ $path = /v1/floor ]; then
+    echo "floor c=$c: $rps req/s (constant answers), p50 $p50, p99 $p99"
+    echo "teamgate single c=8 / floor c=8: $(awk -v a="$single8" -v b="$rps" 'BEGIN{printf "%.2f", a/b}')"
+  else
     echo "$script c=$c: $rps req/s ($(awk -v r="$rps" -v p="$per" 'BEGIN{printf "%.0f", r*p}') decisions/s), p50 $p50, p99 $p99 $errors"
-  done
+  fi
+  if [ "$script $c" = "single 8" ] && [ $path != /v1/floor ]; then single8=$rps; fi
 done

@@ -727,3 +727,46 @@ fn a_save_under_policies_alone_does_not_read_the_entity_files() {
     assert!(matches!(store.reload(), ReloadOutcome::Failed(_)));
     assert!(carol_creates(&store));
 }
+
+/// A policy reload does not queue behind an entity data change in progress
+/// (here replacing the demo data with 20,000 users): it builds its policies
+/// over the data it saw and is served at once; the data change, finished
+/// later, goes under the new policies. Nothing is lost: both are served.
+#[test]
+fn a_policy_reload_does_not_wait_for_a_data_change() {
+    let b = ScratchBundle::new();
+    let store = Arc::new(Store::open(Bundle::new(b.path())).unwrap());
+    let (json, _) = teamgate::testkit::workspace(20_000, 3);
+    let entities = json.len();
+    let data_done = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(std::sync::Barrier::new(2));
+    let data = {
+        let (store, data_done, started) = (store.clone(), data_done.clone(), started.clone());
+        std::thread::spawn(move || {
+            started.wait();
+            let r = store.update(&teamgate::Change::replace(json), None);
+            data_done.store(true, Ordering::SeqCst);
+            r.map_err(|e| e.to_string())
+        })
+    };
+    started.wait();
+    // The data change is under way (it takes seconds in a test build).
+    std::thread::sleep(Duration::from_millis(100));
+    b.write("policies/rules/probe.cedar", PROBE);
+    let outcome = store.reload();
+    let data_done_first = data_done.load(Ordering::SeqCst);
+    let updated = data.join().unwrap().expect("the data change applies");
+    assert!(
+        matches!(&outcome, ReloadOutcome::Swapped(s) if s.added == ["probe"]),
+        "{outcome:?}"
+    );
+    assert!(
+        !data_done_first,
+        "the policy reload waited for the data change to finish"
+    );
+    let snap = store.snapshot();
+    assert!(snap.policy("probe").is_some(), "the new policy is served");
+    assert_eq!(snap.entity_count(), entities, "the new data is served");
+    assert_eq!(snap.version(), updated.version);
+    assert_eq!(store.reload(), ReloadOutcome::Unchanged);
+}

@@ -831,3 +831,24 @@ fn decision_log_masks_rotates_on_sigusr1_and_flushes_on_shutdown() {
         "{old} + {after} lines for {answered} + 1 answers"
     );
 }
+
+/// `POST /v1/floor` (the HTTP floor for load tests) exists only when asked
+/// for, decides nothing and answers a constant deny.
+#[test]
+fn the_floor_route_is_off_by_default_and_never_allows() {
+    let body = ask(
+        "User::\"alice\"",
+        "Action::\"deleteProject\"",
+        "Project::\"website\"",
+    );
+    let s = Server::start(&[]);
+    assert_eq!(s.post("/v1/floor", &body).0, 404);
+    let s = Server::start(&["--floor-route"]);
+    let (code, v) = s.post("/v1/floor", &body);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["decision"], "Deny");
+    assert_eq!(v["version"], "floor");
+    // The same request, decided, is an allow: the floor did not decide it.
+    let (_, decided) = s.post("/v1/is_authorized", &body);
+    assert_eq!(decided["decision"], "Allow", "{decided}");
+}

@@ -66,6 +66,11 @@ pub struct Args {
     /// Do not watch the bundle (reload only on SIGHUP or the admin endpoint).
     #[arg(long)]
     no_watch: bool,
+    /// Also serve `POST /v1/floor`, which reads the body and answers a
+    /// constant deny without deciding anything: the HTTP floor of this
+    /// server, for load tests (`bench/load.sh`).
+    #[arg(long)]
+    floor_route: bool,
     /// Milliseconds the bundle must stay still after a change before it is
     /// reloaded (an editor's save is done within it; a slower copy is made
     /// safe by `--require-manifest` or a symlink swap).
@@ -172,6 +177,7 @@ fn start(args: &Args) -> Result<ExitCode, String> {
         },
         max_staleness: (!args.no_watch).then(|| Duration::from_secs(args.max_staleness)),
         max_source_staleness: Duration::from_secs(args.max_source_staleness),
+        floor_route: args.floor_route,
     };
     let source = args.entities_from.as_ref().map(|url| {
         let name = teamgate::source::postgres::redact(url);

@@ -87,6 +87,10 @@ pub struct ServerConfig {
     /// `/readyz` answers 503 when the entity source was last known to match
     /// longer ago than this (it is down and the data ages).
     pub max_source_staleness: Duration,
+    /// Serve `POST /v1/floor`: the body read, a constant deny answered,
+    /// nothing parsed or decided. It measures the HTTP floor of this server
+    /// (same listener, limits and layers) in load tests; off by default.
+    pub floor_route: bool,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +104,7 @@ impl Default for ServerConfig {
             request_entities: RequestEntities::default(),
             max_staleness: None,
             max_source_staleness: Duration::from_secs(60),
+            floor_route: false,
         }
     }
 }
@@ -147,7 +152,11 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let timeout = state.config.request_timeout;
     let max_body = state.config.max_body;
-    Router::new()
+    let mut routes = Router::new();
+    if state.config.floor_route {
+        routes = routes.route("/v1/floor", post(floor));
+    }
+    routes
         .route("/v1/is_authorized", post(is_authorized))
         .route("/v1/batch_is_authorized", post(batch_is_authorized))
         .route("/v1/policies", get(policies))
@@ -168,6 +177,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             count_errors,
         ))
         .with_state(state)
+}
+
+/// The HTTP floor: the body read, a constant answer (a deny, so that even a
+/// client pointed here by mistake is never allowed anything).
+async fn floor(body: Bytes) -> impl IntoResponse {
+    const ANSWER: &str = r#"{"decision":"Deny","diagnostics":{"reason":[],"errors":["the floor route decides nothing"]},"version":"floor"}"#;
+    drop(body);
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        ANSWER,
+    )
 }
 
 fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {

@@ -18,6 +18,36 @@ impl Rebuilt {
     pub(super) fn into_snapshot(self) -> Snapshot {
         Snapshot::new(self.pack, self.data)
     }
+
+    /// Whether the entity data was read again (not `old`'s, reused).
+    pub(super) fn reread_entities(&self, old: &Snapshot) -> bool {
+        !Arc::ptr_eq(&self.data, old.data())
+    }
+
+    /// The rebuilt policies over `current`'s entity data instead (it changed
+    /// while they were built): see [`combine`].
+    pub(super) fn over(self, current: &Snapshot) -> Result<Snapshot, Vec<Problem>> {
+        combine(&self.pack, current)
+    }
+}
+
+/// `pack` over the entity data of `current` (built and checked with
+/// `current`'s pack): allowed when both packs have the same schema and
+/// every role the data names still has its policy file.
+pub(super) fn combine(
+    pack: &Arc<PolicyPack>,
+    current: &Snapshot,
+) -> Result<Snapshot, Vec<Problem>> {
+    if pack.schema_hash != current.pack().schema_hash {
+        return Err(vec![Problem::new(
+            "the schema changed while the entity data changed; reload again",
+        )]);
+    }
+    let problems = current.data().roles.check(&pack.role_files);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(Snapshot::new(pack.clone(), current.data().clone()))
 }
 
 /// Reads the bundle; `Ok(None)` when nothing changed since `old`. A policy

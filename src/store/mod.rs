@@ -185,9 +185,17 @@ pub struct Store {
     bundle: Bundle,
     current: ArcSwap<Snapshot>,
     inner: Mutex<Inner>,
-    /// Serialises reloads and changes (the watcher, SIGHUP, the admin
-    /// endpoint and the data API may race).
-    reloading: Mutex<()>,
+    /// Serialises policy reloads (the watcher, SIGHUP and the admin
+    /// endpoint may race). Taken before `data_changes` when both are.
+    policy_reloads: Mutex<()>,
+    /// Serialises entity data changes (the data API, the entity source, a
+    /// reload that reads the entity files again). A policy reload does not
+    /// wait for it: it builds its policies over the data it saw, then puts
+    /// them over whatever data is current (see [`disk::combine`]).
+    data_changes: Mutex<()>,
+    /// Held only to combine the latest policies and data into the snapshot
+    /// served, and to swap it in.
+    swapping: Mutex<()>,
     /// Where data changes are kept, if anywhere.
     journal: Option<Journal>,
     /// The watcher's health, once one was started.
@@ -209,7 +217,9 @@ impl Store {
             bundle,
             current: ArcSwap::from_pointee(snap),
             inner: Mutex::new(Inner::default()),
-            reloading: Mutex::new(()),
+            policy_reloads: Mutex::new(()),
+            data_changes: Mutex::new(()),
+            swapping: Mutex::new(()),
             journal,
             watch_health: Mutex::new(None),
         })
@@ -249,25 +259,45 @@ impl Store {
         content: Option<&str>,
         label: &str,
     ) -> Result<Updated, UpdateError> {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_change_at_a_time = self.data_changes.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let old = self.current.load_full();
-        if let Some(expected) = if_match {
-            if expected != old.version() {
-                return Err(UpdateError::VersionMismatch {
-                    expected: expected.to_string(),
-                    current: old.version().to_string(),
-                });
-            }
-        }
+        let version_matches = |current: &Snapshot| match if_match {
+            Some(expected) if expected != current.version() => Err(UpdateError::VersionMismatch {
+                expected: expected.to_string(),
+                current: current.version().to_string(),
+            }),
+            _ => Ok(()),
+        };
+        version_matches(&old)?;
         let digest = match content {
             Some(c) => c.to_string(),
             None => change.chain(old.updates_digest()),
         };
         let changes = old.data_changes() + 1;
-        let new = old
+        // Built without holding up policy reloads, which may swap in new
+        // policies meanwhile.
+        let built = old
             .with_change_as(change, label, digest.clone(), changes)
             .map_err(UpdateError::Invalid)?;
+        let swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.load_full();
+        let new = if Arc::ptr_eq(current.pack(), old.pack()) {
+            built
+        } else {
+            // New policies arrived while the change was built: the changed
+            // data goes under them, checked as their reload checked the data.
+            version_matches(&current)?;
+            match disk::combine(current.pack(), &built) {
+                Ok(new) => new,
+                // They do not fit the data as changed (rare: a role file
+                // removed, the schema changed): the change is built again
+                // under them, with their checks.
+                Err(_) => current
+                    .with_change_as(change, label, digest.clone(), changes)
+                    .map_err(UpdateError::Invalid)?,
+            }
+        };
         if let Some(j) = &self.journal {
             j.record(change, &digest, changes)
                 .map_err(UpdateError::Storage)?;
@@ -282,6 +312,7 @@ impl Store {
         self.current.store(Arc::new(new));
         inner.updates += 1;
         drop(inner);
+        drop(swapping);
         tracing::info!(
             target: "teamgate::data",
             "data change {changes}: version {} -> {} ({} upserted, {} deleted{}, {} µs)",
@@ -356,24 +387,62 @@ impl Store {
     /// that is 41 MB read for nothing). With a required manifest everything
     /// is read, as the manifest covers it all.
     pub fn reload_seen(&self, seen: watch::Seen) -> ReloadOutcome {
-        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let _one_reload_at_a_time = self
+            .policy_reloads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let old = self.current.load_full();
         let policies_only = seen == watch::Seen::PoliciesOnly && !self.bundle.requires_manifest();
-        let (outcome, new) = match disk::rebuild(&self.bundle, &old, policies_only) {
+        // Built without waiting for a data change in progress.
+        let rebuilt = match disk::rebuild(&self.bundle, &old, policies_only) {
+            Ok(Some(rebuilt)) if rebuilt.reread_entities(&old) => {
+                // The entity files are read again: that is a data change, in
+                // turn with the others.
+                let _data = self.data_changes.lock().unwrap_or_else(|e| e.into_inner());
+                let old = self.current.load_full();
+                let (outcome, new) = match disk::rebuild(&self.bundle, &old, policies_only) {
+                    Ok(None) => (ReloadOutcome::Unchanged, None),
+                    Ok(Some(rebuilt)) => {
+                        let new = rebuilt.into_snapshot();
+                        let reloaded = rebuilt_entities(&old, &new);
+                        // Entity files read again: the recorded changes go over them.
+                        let new = if reloaded {
+                            replay(new, self.journal.as_ref())
+                        } else {
+                            Ok(new)
+                        };
+                        match new {
+                            Ok(new) => {
+                                let summary = summarize(&old, &new, reloaded, started.elapsed());
+                                (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
+                            }
+                            Err(problems) => (ReloadOutcome::Failed(problems), None),
+                        }
+                    }
+                    Err(problems) => (ReloadOutcome::Failed(problems), None),
+                };
+                let _swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+                self.record(&outcome, new);
+                return self.after_reload(outcome, old);
+            }
+            other => other,
+        };
+        let _swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+        let (outcome, new) = match rebuilt {
             Ok(None) => (ReloadOutcome::Unchanged, None),
             Ok(Some(rebuilt)) => {
-                let new = rebuilt.into_snapshot();
-                let reloaded = rebuilt_entities(&old, &new);
-                // Entity files read again: the recorded changes go over them.
-                let new = if reloaded {
-                    replay(new, self.journal.as_ref())
+                // New policies over the data serving now, which a data
+                // change may have replaced while they were built.
+                let current = self.current.load_full();
+                let new = if Arc::ptr_eq(current.data(), old.data()) {
+                    Ok(rebuilt.into_snapshot())
                 } else {
-                    Ok(new)
+                    rebuilt.over(&current)
                 };
                 match new {
                     Ok(new) => {
-                        let summary = summarize(&old, &new, reloaded, started.elapsed());
+                        let summary = summarize(&current, &new, false, started.elapsed());
                         (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
                     }
                     Err(problems) => (ReloadOutcome::Failed(problems), None),
@@ -382,6 +451,11 @@ impl Store {
             Err(problems) => (ReloadOutcome::Failed(problems), None),
         };
         self.record(&outcome, new);
+        drop(_swapping);
+        self.after_reload(outcome, old)
+    }
+
+    fn after_reload(&self, outcome: ReloadOutcome, old: Arc<Snapshot>) -> ReloadOutcome {
         if matches!(&outcome, ReloadOutcome::Swapped(s) if s.entities_reloaded) {
             // The old entity data goes once the last query holding it ends;
             // give what is already free back to the system.
