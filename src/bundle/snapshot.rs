@@ -274,13 +274,13 @@ impl Snapshot {
 
     /// The query with the context teamgate derives and checks (see
     /// [`domain::context`]).
-    pub(crate) fn prepare(
+    pub(crate) fn prepare<'q>(
         &self,
-        query: &Query,
+        query: &'q Query,
         overlay: Option<&Overlay>,
-    ) -> Result<Query, RequestError> {
+    ) -> Result<std::borrow::Cow<'q, Query>, RequestError> {
         let declared = self.pack.context_keys.get(query.action_name());
-        domain::context::prepare(query, &self.directory_for(overlay), declared)
+        domain::context::prepare_cow(query, &self.directory_for(overlay), declared)
     }
 
     pub(crate) fn directory_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> Layered<'a> {

@@ -8,6 +8,7 @@
 //!   (CX12); a caller-sent `invitee` whose address differs is refused.
 //! - `newGuests` (GS7) must be a count: 0 to [`MAX_NEW_GUESTS`].
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
@@ -37,6 +38,22 @@ pub fn prepare(
     directory: &dyn Directory,
     declared: Option<&BTreeSet<String>>,
 ) -> Result<Query, RequestError> {
+    prepare_cow(query, directory, declared).map(Cow::into_owned)
+}
+
+/// [`prepare`], without a copy of the query when there is nothing to derive
+/// (a context object, checked, for any action but `inviteExternal`).
+pub fn prepare_cow<'q>(
+    query: &'q Query,
+    directory: &dyn Directory,
+    declared: Option<&BTreeSet<String>>,
+) -> Result<Cow<'q, Query>, RequestError> {
+    if let Value::Object(m) = query.context() {
+        check_new_guests(m)?;
+        if !is_invite_external(query.action()) {
+            return Ok(Cow::Borrowed(query));
+        }
+    }
     let mut ctx = match query.context() {
         Value::Null => serde_json::Map::new(),
         Value::Object(m) => m.clone(),
@@ -51,9 +68,7 @@ pub fn prepare(
     };
     check_new_guests(&ctx)?;
     let action = query.action();
-    if action.id().unescaped() == actions::INVITE_EXTERNAL
-        && action.type_name().to_string() == types::ACTION
-    {
+    if is_invite_external(action) {
         derive_invitee(&mut ctx, directory)?;
         if let Some(keys) = declared {
             for derived in ["inviteeDomain", "inviteeDomains", "invitee"] {
@@ -63,7 +78,12 @@ pub fn prepare(
             }
         }
     }
-    Ok(query.clone().with_context(Value::Object(ctx)))
+    Ok(Cow::Owned(query.clone().with_context(Value::Object(ctx))))
+}
+
+fn is_invite_external(action: &cedar_policy::EntityUid) -> bool {
+    action.id().unescaped() == actions::INVITE_EXTERNAL
+        && action.type_name().to_string() == types::ACTION
 }
 
 fn check_new_guests(ctx: &serde_json::Map<String, Value>) -> Result<(), RequestError> {

@@ -19,7 +19,8 @@
 
 use std::collections::BTreeMap;
 
-use cedar_policy::{Entities, EntityUid, EvalResult, Policy, PolicySet};
+use cedar_policy::{Entities, EntityUid, Policy, PolicySet};
+use cedar_policy_core::ast;
 
 use crate::error::Problem;
 
@@ -48,13 +49,20 @@ impl Literal {
     }
 
     /// Whether an attribute value equals this literal, as Cedar's `==` says
-    /// (values of another kind are simply not equal).
-    fn matches(&self, value: &EvalResult) -> bool {
-        match (self, value) {
-            (Literal::Entity(a), EvalResult::EntityUid(b)) => a == b,
-            (Literal::String(a), EvalResult::String(b)) => a == b,
-            (Literal::Long(a), EvalResult::Long(b)) => a == b,
-            (Literal::Bool(a), EvalResult::Bool(b)) => a == b,
+    /// (values of another kind are simply not equal). Read in place: no
+    /// copy of the value.
+    fn matches(&self, value: &ast::Value) -> bool {
+        let ast::ValueKind::Lit(lit) = &value.value else {
+            return false;
+        };
+        match (self, lit) {
+            (Literal::Entity(a), ast::Literal::EntityUID(b)) => {
+                let a: &ast::EntityUID = a.as_ref();
+                a == &**b
+            }
+            (Literal::String(a), ast::Literal::String(b)) => a.as_str() == b.as_str(),
+            (Literal::Long(a), ast::Literal::Long(b)) => a == b,
+            (Literal::Bool(a), ast::Literal::Bool(b)) => a == b,
             _ => false,
         }
     }
@@ -185,14 +193,16 @@ impl Split {
     /// The sub-slice for `principal`, or `None` when one of its guarded
     /// attributes cannot be read (the whole slice then decides).
     pub(super) fn pick(&self, principal: &EntityUid, entities: &Entities) -> Option<&PolicySet> {
-        let entity = entities.get(principal)?;
+        let entity: &ast::Entity = entities.get(principal)?.as_ref();
         let mut index = 0usize;
         let mut radix = 1usize;
         for (attr, lits) in &self.attrs {
-            let value = entity.attr(attr)?.ok()?;
+            let ast::PartialValue::Value(value) = entity.get(attr)? else {
+                return None;
+            };
             let i = lits
                 .iter()
-                .position(|l| l.matches(&value))
+                .position(|l| l.matches(value))
                 .unwrap_or(lits.len());
             index += i * radix;
             radix *= lits.len() + 1;
