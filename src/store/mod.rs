@@ -397,38 +397,11 @@ impl Store {
         // Built without waiting for a data change in progress.
         let rebuilt = match disk::rebuild(&self.bundle, &old, policies_only) {
             Ok(Some(rebuilt)) if rebuilt.reread_entities(&old) => {
-                // The entity files are read again: that is a data change, in
-                // turn with the others.
-                let _data = self.data_changes.lock().unwrap_or_else(|e| e.into_inner());
-                let old = self.current.load_full();
-                let (outcome, new) = match disk::rebuild(&self.bundle, &old, policies_only) {
-                    Ok(None) => (ReloadOutcome::Unchanged, None),
-                    Ok(Some(rebuilt)) => {
-                        let new = rebuilt.into_snapshot();
-                        let reloaded = rebuilt_entities(&old, &new);
-                        // Entity files read again: the recorded changes go over them.
-                        let new = if reloaded {
-                            replay(new, self.journal.as_ref())
-                        } else {
-                            Ok(new)
-                        };
-                        match new {
-                            Ok(new) => {
-                                let summary = summarize(&old, &new, reloaded, started.elapsed());
-                                (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
-                            }
-                            Err(problems) => (ReloadOutcome::Failed(problems), None),
-                        }
-                    }
-                    Err(problems) => (ReloadOutcome::Failed(problems), None),
-                };
-                let _swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
-                self.record(&outcome, new);
-                return self.after_reload(outcome, old);
+                return self.reload_entities(rebuilt, old, policies_only, started);
             }
             other => other,
         };
-        let _swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+        let swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
         let (outcome, new) = match rebuilt {
             Ok(None) => (ReloadOutcome::Unchanged, None),
             Ok(Some(rebuilt)) => {
@@ -440,18 +413,50 @@ impl Store {
                 } else {
                     rebuilt.over(&current)
                 };
-                match new {
-                    Ok(new) => {
-                        let summary = summarize(&current, &new, false, started.elapsed());
-                        (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
-                    }
-                    Err(problems) => (ReloadOutcome::Failed(problems), None),
-                }
+                swapped(&current, new, false, started)
             }
             Err(problems) => (ReloadOutcome::Failed(problems), None),
         };
         self.record(&outcome, new);
-        drop(_swapping);
+        drop(swapping);
+        self.after_reload(outcome, old)
+    }
+
+    /// A reload that read the entity files again (`rebuilt`, over `seen`):
+    /// that is a data change, in turn with the others (under
+    /// `data_changes`); built again if another change came first.
+    fn reload_entities(
+        &self,
+        rebuilt: disk::Rebuilt,
+        seen: Arc<Snapshot>,
+        policies_only: bool,
+        started: Instant,
+    ) -> ReloadOutcome {
+        let _data = self.data_changes.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.current.load_full();
+        let rebuilt = if Arc::ptr_eq(&old, &seen) {
+            Ok(Some(rebuilt))
+        } else {
+            disk::rebuild(&self.bundle, &old, policies_only)
+        };
+        let (outcome, new) = match rebuilt {
+            Ok(None) => (ReloadOutcome::Unchanged, None),
+            Ok(Some(rebuilt)) => {
+                let new = rebuilt.into_snapshot();
+                let reloaded = rebuilt_entities(&old, &new);
+                // Entity files read again: the recorded changes go over them.
+                let new = if reloaded {
+                    replay(new, self.journal.as_ref())
+                } else {
+                    Ok(new)
+                };
+                swapped(&old, new, reloaded, started)
+            }
+            Err(problems) => (ReloadOutcome::Failed(problems), None),
+        };
+        let swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+        self.record(&outcome, new);
+        drop(swapping);
         self.after_reload(outcome, old)
     }
 
@@ -528,6 +533,22 @@ fn replay(snap: Snapshot, journal: Option<&Journal>) -> Result<Snapshot, Vec<Pro
             ));
             problems
         })
+}
+
+/// The outcome of a rebuilt snapshot replacing `old` (or failing).
+fn swapped(
+    old: &Snapshot,
+    new: Result<Snapshot, Vec<Problem>>,
+    entities_reloaded: bool,
+    started: Instant,
+) -> (ReloadOutcome, Option<Arc<Snapshot>>) {
+    match new {
+        Ok(new) => {
+            let summary = summarize(old, &new, entities_reloaded, started.elapsed());
+            (ReloadOutcome::Swapped(summary), Some(Arc::new(new)))
+        }
+        Err(problems) => (ReloadOutcome::Failed(problems), None),
+    }
 }
 
 /// Whether `new` holds other entity data than `old` (not the same `Arc`).
