@@ -20,6 +20,7 @@ use cedar_policy::{
     RestrictedExpression, Schema,
 };
 
+use crate::domain::integrity::json::ref_parts;
 use crate::error::{Field, Problem, RequestError};
 use crate::query::{Decision, Query, Verdict};
 
@@ -101,11 +102,11 @@ impl Engine {
         let actions = schema
             .action_entities()
             .map_err(|e| Problem::new(format!("schema action hierarchy: {e}")))?;
-        // The scope-decided copy of a policy does not depend on the slice it
-        // goes into: make each once.
-        let mut decided: HashMap<cedar_policy::PolicyId, Policy> = HashMap::new();
+        // The scope-decided copy of a policy and its guards do not depend
+        // on the slice it goes into: make each once.
+        let mut decided: HashMap<cedar_policy::PolicyId, (Policy, guard::Guards)> = HashMap::new();
         for p in policies.policies() {
-            decided.insert(p.id().clone(), scope_decided(p)?);
+            decided.insert(p.id().clone(), (scope_decided(p)?, guard::guards(p)));
         }
         let mut slices: HashMap<EntityUid, Vec<Slice>> = HashMap::new();
         for env in schema.request_envs() {
@@ -115,6 +116,7 @@ impl Engine {
                 .map(|it| it.cloned().collect())
                 .unwrap_or_default();
             let mut slice = Vec::new();
+            let mut guarded = Vec::new();
             for p in policies.policies() {
                 let action_ok = match p.action_constraint() {
                     ActionConstraint::Any => true,
@@ -138,14 +140,14 @@ impl Engine {
                     }
                 };
                 if action_ok && principal_ok && resource_ok {
-                    let copy = decided
+                    let (copy, guards) = decided
                         .get(p.id())
-                        .cloned()
                         .ok_or_else(|| Problem::new(format!("policy {} vanished", p.id())))?;
-                    slice.push(copy);
+                    slice.push(copy.clone());
+                    guarded.push(guards);
                 }
             }
-            let split = guard::Split::new(&slice)?;
+            let split = guard::Split::new(&slice, &guarded)?;
             let policies = PolicySet::from_policies(slice)
                 .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
             slices.entry(action).or_default().push(Slice {
@@ -465,7 +467,7 @@ fn restricted(v: &serde_json::Value) -> Option<RestrictedExpression> {
             RestrictedExpression::new_set(items.iter().map(restricted).collect::<Option<Vec<_>>>()?)
         }
         Value::Object(m) => {
-            if let Some(uid) = entity_ref(m) {
+            if let Some(uid) = entity_ref(v) {
                 RestrictedExpression::new_entity_uid(uid)
             } else if m.contains_key("__entity") || m.contains_key("__extn") {
                 return None;
@@ -482,18 +484,20 @@ fn restricted(v: &serde_json::Value) -> Option<RestrictedExpression> {
     })
 }
 
-/// `{"type": T, "id": I}` or `{"__entity": {"type": T, "id": I}}`.
-fn entity_ref(m: &serde_json::Map<String, serde_json::Value>) -> Option<EntityUid> {
-    let m = match m.get("__entity") {
-        Some(serde_json::Value::Object(inner)) if m.len() == 1 => inner,
+/// `{"type": T, "id": I}` or `{"__entity": {"type": T, "id": I}}` (read by
+/// the integrity checks' [`ref_parts`]), with no other key at either level:
+/// anything looser is left to Cedar's reading.
+fn entity_ref(v: &serde_json::Value) -> Option<EntityUid> {
+    let m = v.as_object()?;
+    let inner = match m.get("__entity") {
+        Some(e) if m.len() == 1 => e.as_object()?,
         Some(_) => return None,
         None => m,
     };
-    if m.len() != 2 {
+    if inner.len() != 2 {
         return None;
     }
-    let ty = m.get("type")?.as_str()?;
-    let id = m.get("id")?.as_str()?;
+    let (ty, id) = ref_parts(v)?;
     Some(EntityUid::from_type_name_and_id(
         ty.parse().ok()?,
         cedar_policy::EntityId::new(id),

@@ -26,7 +26,7 @@ use crate::error::Problem;
 
 /// A literal a guard compares a principal attribute with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Literal {
+pub(super) enum Literal {
     Entity(EntityUid),
     String(String),
     Long(i64),
@@ -100,9 +100,12 @@ fn conjuncts<'a>(expr: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Valu
     }
 }
 
+/// The guards of one policy: (principal attribute, literal) pairs.
+pub(super) type Guards = Vec<(String, Literal)>;
+
 /// The guards that open `policy`'s first `when` clause (see the module
-/// documentation); empty when it has none.
-fn guards(policy: &Policy) -> Vec<(String, Literal)> {
+/// documentation); empty when it has none. Read once per policy.
+pub(super) fn guards(policy: &Policy) -> Guards {
     let Ok(json) = policy.to_json() else {
         return Vec::new();
     };
@@ -139,12 +142,11 @@ pub(super) struct Split {
 }
 
 impl Split {
-    /// Splits `policies` (a slice), or `None` when no policy has a guard or
-    /// the split would be too large.
-    pub(super) fn new(policies: &[Policy]) -> Result<Option<Split>, Problem> {
-        let guarded: Vec<Vec<(String, Literal)>> = policies.iter().map(guards).collect();
+    /// Splits `policies` (a slice), each with its [`guards`], or `None` when
+    /// no policy has a guard or the split would be too large.
+    pub(super) fn new(policies: &[Policy], guarded: &[&Guards]) -> Result<Option<Split>, Problem> {
         let mut attrs: BTreeMap<String, Vec<Literal>> = BTreeMap::new();
-        for (attr, lit) in guarded.iter().flatten() {
+        for (attr, lit) in guarded.iter().copied().flatten() {
             let lits = attrs.entry(attr.clone()).or_default();
             if !lits.contains(lit) {
                 lits.push(lit.clone());
@@ -173,7 +175,7 @@ impl Split {
                 })
                 .collect();
             let mut set = PolicySet::new();
-            for (p, gs) in policies.iter().zip(&guarded) {
+            for (p, gs) in policies.iter().zip(guarded) {
                 let kept = gs.iter().all(|(attr, lit)| {
                     attrs
                         .iter()
@@ -273,7 +275,9 @@ mod tests {
             ),
             named("c", r#"permit(principal, action, resource);"#),
         ];
-        let split = Split::new(&ps).expect("split").expect("guarded");
+        let gs: Vec<Guards> = ps.iter().map(guards).collect();
+        let refs: Vec<&Guards> = gs.iter().collect();
+        let split = Split::new(&ps, &refs).expect("split").expect("guarded");
         // guest, full, other
         let ids = |i: usize| -> Vec<String> {
             let mut v: Vec<String> = split.subs[i]
