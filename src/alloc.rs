@@ -1,7 +1,10 @@
-//! The allocator the `teamgate` binary runs with: mimalloc, tuned to give
-//! freed memory back at once. With glibc's malloc a 100,000-user first read
-//! from PostgreSQL left 1.1-1.6 GB resident. The benchmarks use the same
-//! allocator and settings, so that they measure what the sidecar runs.
+//! The allocator the `teamgate` binary runs with: mimalloc; for the
+//! long-lived commands (`serve`, `watch`) tuned to give freed memory back
+//! at once. With glibc's malloc a 100,000-user first read from PostgreSQL
+//! left 1.1-1.6 GB resident. The benchmarks use the same allocator and
+//! settings, so that they measure what the sidecar runs. One-shot commands
+//! keep mimalloc's defaults: purging at once costs a many-threaded run a
+//! TLB shootdown on every core per purge.
 
 /// mimalloc's option numbers (`mi_option_e` in the vendored v2 mimalloc.h;
 /// the Rust bindings name only some of them).

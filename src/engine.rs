@@ -13,6 +13,7 @@
 //! any evaluation error is a deny that says why (rule P5).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, EntityTypeName,
@@ -25,6 +26,9 @@ use crate::error::{Field, Problem, RequestError};
 use crate::query::{Decision, Query, Verdict};
 
 mod guard;
+mod rules;
+
+use rules::{Prepared, Rule};
 
 /// Which policies Cedar evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +44,7 @@ pub enum Strategy {
 struct Slice {
     principal: EntityTypeName,
     resource: EntityTypeName,
-    policies: PolicySet,
+    policies: Prepared,
     /// The slice split by the principal attributes its policies open with
     /// (see [`guard`]); `None` when none does.
     split: Option<guard::Split>,
@@ -49,7 +53,7 @@ struct Slice {
 impl Slice {
     /// The policies Cedar evaluates for this principal: its sub-slice, or
     /// the whole slice when it has none.
-    fn for_principal(&self, principal: &EntityUid, entities: &Entities) -> &PolicySet {
+    fn for_principal(&self, principal: &EntityUid, entities: &Entities) -> &Prepared {
         self.split
             .as_ref()
             .and_then(|s| s.pick(principal, entities))
@@ -104,9 +108,12 @@ impl Engine {
             .map_err(|e| Problem::new(format!("schema action hierarchy: {e}")))?;
         // The scope-decided copy of a policy and its guards do not depend
         // on the slice it goes into: make each once.
-        let mut decided: HashMap<cedar_policy::PolicyId, (Policy, guard::Guards)> = HashMap::new();
+        let mut decided: HashMap<cedar_policy::PolicyId, (Policy, Arc<Rule>, guard::Guards)> =
+            HashMap::new();
         for p in policies.policies() {
-            decided.insert(p.id().clone(), (scope_decided(p)?, guard::guards(p)));
+            let copy = scope_decided(p)?;
+            let rule = Rule::new(&copy);
+            decided.insert(p.id().clone(), (copy, rule, guard::guards(p)));
         }
         let mut slices: HashMap<EntityUid, Vec<Slice>> = HashMap::new();
         for env in schema.request_envs() {
@@ -140,16 +147,15 @@ impl Engine {
                     }
                 };
                 if action_ok && principal_ok && resource_ok {
-                    let (copy, guards) = decided
+                    let (copy, rule, guards) = decided
                         .get(p.id())
                         .ok_or_else(|| Problem::new(format!("policy {} vanished", p.id())))?;
-                    slice.push(copy.clone());
+                    slice.push((copy.clone(), rule.clone()));
                     guarded.push(guards);
                 }
             }
             let split = guard::Split::new(&slice, &guarded)?;
-            let policies = PolicySet::from_policies(slice)
-                .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
+            let policies = Prepared::new(slice)?;
             slices.entry(action).or_default().push(Slice {
                 principal: env.principal().clone(),
                 resource: env.resource().clone(),
@@ -222,7 +228,7 @@ impl Engine {
         resource: &EntityTypeName,
     ) -> Option<&PolicySet> {
         self.slice_of(principal, action, resource)
-            .map(|s| &s.policies)
+            .map(|s| &s.policies.set)
     }
 
     fn slice_of(
@@ -244,17 +250,22 @@ impl Engine {
             .errors()
             .map(|e| e.to_string())
             .collect();
-        let cedar_allowed = response.decision() == CedarDecision::Allow;
+        let reasons = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        Self::closed((response.decision() == CedarDecision::Allow, reasons, errors))
+    }
+
+    /// Cedar's answer, failed closed: any error means deny.
+    fn closed((cedar_allowed, reasons, errors): rules::Answer) -> Decision {
         let allowed = cedar_allowed && errors.is_empty();
         // A permit's reasons do not explain a deny forced by an error.
         let reasons = if cedar_allowed && !allowed {
             Vec::new()
         } else {
-            response
-                .diagnostics()
-                .reason()
-                .map(|id| id.to_string())
-                .collect()
+            reasons
         };
         let verdict = if allowed {
             Verdict::Allow
@@ -298,17 +309,20 @@ impl Engine {
         let request = self.request(query, entities)?;
         let policies = match strategy {
             Strategy::WholeSet => &self.whole,
-            Strategy::Sliced => self
-                .slice_of(
-                    query.principal().type_name(),
-                    query.action(),
-                    query.resource().type_name(),
-                )
-                .ok_or_else(|| RequestError::WrongResourceType {
-                    action: query.action().to_string(),
-                    type_name: query.resource().type_name().to_string(),
-                })?
-                .for_principal(query.principal(), entities),
+            Strategy::Sliced => {
+                &self
+                    .slice_of(
+                        query.principal().type_name(),
+                        query.action(),
+                        query.resource().type_name(),
+                    )
+                    .ok_or_else(|| RequestError::WrongResourceType {
+                        action: query.action().to_string(),
+                        type_name: query.resource().type_name().to_string(),
+                    })?
+                    .for_principal(query.principal(), entities)
+                    .set
+            }
         };
         Ok(self.authorizer.is_authorized(&request, policies, entities))
     }
@@ -429,9 +443,14 @@ impl Engine {
             _ => None,
         };
         match slice {
-            Some(policies) => {
-                Self::fail_closed(&self.authorizer.is_authorized(request, policies, entities))
-            }
+            Some(policies) => match policies.decide(request, entities) {
+                Some(answer) => Self::closed(answer),
+                None => Self::fail_closed(&self.authorizer.is_authorized(
+                    request,
+                    &policies.set,
+                    entities,
+                )),
+            },
             None => Decision::deny_because("request has no policy slice"),
         }
     }

@@ -9,6 +9,5 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    teamgate::alloc::tune_mimalloc();
     cli::main()
 }

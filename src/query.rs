@@ -259,6 +259,15 @@ impl Decision {
             &self.errors
         }
     }
+
+    /// [`Decision::causes`], taken out of the decision.
+    pub fn into_causes(self) -> Vec<String> {
+        if self.errors.is_empty() {
+            self.reasons
+        } else {
+            self.errors
+        }
+    }
 }
 
 impl Serialize for Decision {

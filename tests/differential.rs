@@ -24,6 +24,21 @@ fn raw(r: Result<cedar_policy::Response, teamgate::RequestError>) -> Raw {
     })
 }
 
+/// What teamgate must answer for Cedar's `raw` answer: allowed only without
+/// errors, and a permit does not explain a deny forced by an error.
+fn closed(
+    (decision, reasons, errors): (String, Vec<String>, Vec<String>),
+) -> (bool, Vec<String>, Vec<String>) {
+    let cedar_allowed = decision == "Allow";
+    let allowed = cedar_allowed && errors.is_empty();
+    let reasons = if cedar_allowed && !allowed {
+        Vec::new()
+    } else {
+        reasons
+    };
+    (allowed, reasons, errors)
+}
+
 /// Cedar's own `Entities` of entity JSON, parsed by Cedar with the schema:
 /// the reference, independent of teamgate's entity store.
 fn cedar_entities(snap: &Snapshot, json: Vec<serde_json::Value>) -> cedar_policy::Entities {
@@ -41,12 +56,33 @@ fn compare(
     queries: impl Iterator<Item = Query>,
 ) -> (usize, usize, usize) {
     let (mut n, mut allows, mut with_errors) = (0, 0, 0);
+    let queries: Vec<Query> = queries.collect();
+    // Deciding them all over one shared entity set (the matrix's and the
+    // diff's path) answers each as deciding it alone does.
+    let refs: Vec<&Query> = queries.iter().collect();
+    for (q, batched) in queries.iter().zip(snap.decide_batch(&refs, overlay)) {
+        assert_eq!(
+            batched,
+            snap.try_decide(q, overlay),
+            "deciding {q:?} in a batch and alone differ"
+        );
+    }
     for q in queries {
         let sliced = raw(snap.evaluate(&q, overlay, Strategy::Sliced));
         let whole = raw(snap.evaluate_with(&q, overlay, full, Strategy::WholeSet));
         assert_eq!(
             sliced, whole,
             "teamgate and Cedar's whole-set answers differ for {q:?}"
+        );
+        // The decision path (prepared conditions, not Cedar's authorizer)
+        // fails Cedar's whole-set answer closed.
+        let decided = snap
+            .try_decide(&q, overlay)
+            .map(|d| (d.is_allowed(), d.reasons().to_vec(), d.errors().to_vec()));
+        assert_eq!(
+            decided,
+            whole.clone().map(closed),
+            "teamgate's decision and Cedar's whole-set answer differ for {q:?}"
         );
         if let Ok((d, _, errors)) = &sliced {
             allows += usize::from(d == "Allow");

@@ -517,3 +517,48 @@ fn the_matrix_page_filters_rows_in_a_real_browser() {
         assert_eq!(!hidden, row.contains("license=guest"), "{row}");
     }
 }
+
+/// The matrix decided block by block on every core (and the CSV streamed
+/// from it) holds, in the universe's order, each request's own decision.
+#[test]
+fn the_matrix_decided_in_blocks_keeps_each_requests_decision_in_order() {
+    use teamgate::review::{matrix, universe, NoProgress};
+    use teamgate::{testkit, Bundle};
+    // Large enough for several blocks.
+    let (json, _) = testkit::workspace(150, 9);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snap = testkit::write_bundle(&Bundle::new(env!("CARGO_MANIFEST_DIR")), dir.path(), &json)
+        .expect("write")
+        .load()
+        .expect("generated workspace loads");
+    let sel = matrix::Selection::default();
+    let cells = matrix::cells(&snap, &sel);
+    let cases = universe::cases(&snap, None);
+    assert!(cells.len() > 40_000, "{} cells", cells.len());
+    assert_eq!(cells.len(), cases.len());
+    let mut allowed = 0;
+    for (cell, case) in cells.iter().zip(&cases) {
+        let d = snap.decide(&case.query, None);
+        assert_eq!(cell.principal, case.query.principal().to_string());
+        assert_eq!(cell.resource, case.query.resource().to_string());
+        assert!(cell.action.starts_with(case.query.action_name()));
+        assert_eq!(
+            (cell.allowed, &cell.reasons[..]),
+            (d.is_allowed(), d.causes()),
+            "{case:?}"
+        );
+        allowed += usize::from(cell.allowed);
+    }
+    assert!(
+        allowed > 100 && allowed < cells.len() - 100,
+        "{allowed} allows"
+    );
+    let mut streamed = Vec::new();
+    let space = matrix::space(&snap, &sel);
+    let n = matrix::write_csv(&snap, &space, &NoProgress, &mut streamed).expect("write");
+    assert_eq!(n, cells.len());
+    assert_eq!(
+        String::from_utf8(streamed).expect("utf-8"),
+        matrix::csv(&cells)
+    );
+}

@@ -86,6 +86,42 @@ impl Snapshot {
         Ok(engine.decide_request(&request, &entities))
     }
 
+    /// Decides many queries (without the decision cache) over one entity
+    /// set: everything any of them reaches, built once instead of once per
+    /// query. Each answer is the one [`Snapshot::try_decide`] gives: a
+    /// query's policies read only what its own request entities hold, and
+    /// those are all in the shared set (tests/differential.rs compares both
+    /// with Cedar's whole-set answers).
+    pub fn decide_batch(
+        &self,
+        queries: &[&Query],
+        overlay: Option<&Overlay>,
+    ) -> Vec<Result<Decision, RequestError>> {
+        let prepared: Vec<Result<std::borrow::Cow<'_, Query>, RequestError>> =
+            queries.iter().map(|q| self.prepare(q, overlay)).collect();
+        let (store, under) = match overlay {
+            None => (&self.data.store, None),
+            Some(o) => (&o.data().store, o.base().map(|b| &b.store)),
+        };
+        let entities = store.batch_entities(
+            prepared
+                .iter()
+                .flatten()
+                .map(|q| (q.principal(), q.resource(), q.context())),
+            under,
+            &self.pack.reach,
+        );
+        let engine = &self.pack.engine;
+        prepared
+            .into_iter()
+            .map(|q| {
+                let q = q?;
+                let request = engine.request(&q, &entities)?;
+                Ok(engine.decide_request(&request, &entities))
+            })
+            .collect()
+    }
+
     /// Cedar's response with either strategy, over the entities the request
     /// reaches: for comparing the sliced evaluation with Cedar's whole-set
     /// one (and for `cedar run-tests` files, which expect Cedar's own answer).

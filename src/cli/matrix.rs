@@ -80,6 +80,9 @@ pub fn run(args: Args) -> ExitCode {
     };
     let bar = super::progress::Bar::new(args.quiet);
     let by_role = args.by == Some(MatrixBy::Role);
+    if args.format == MatrixFormat::Csv && !by_role {
+        return stream_csv(&snap, &sel, &bar, args.output.as_deref());
+    }
     let cells = if by_role {
         matrix::cells_by_role(&snap, &sel, &bar)
     } else {
@@ -87,8 +90,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     bar.done();
     if cells.is_empty() {
-        eprintln!("error: the selection matches no request (check --principal, --action and --resource-type)");
-        return ExitCode::from(EXIT_BAD_INPUT);
+        return nothing_selected();
     }
     let text = match args.format {
         MatrixFormat::Md => matrix::markdown(&cells, snap.version(), by_role),
@@ -107,4 +109,50 @@ pub fn run(args: Args) -> ExitCode {
         None => print!("{text}"),
     }
     ExitCode::SUCCESS
+}
+
+fn nothing_selected() -> ExitCode {
+    eprintln!(
+        "error: the selection matches no request (check --principal, --action and --resource-type)"
+    );
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+/// The CSV matrix, written as it is decided (never held whole).
+fn stream_csv(
+    snap: &teamgate::Snapshot,
+    sel: &Selection,
+    bar: &super::progress::Bar,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    let space = matrix::space(snap, sel);
+    if space.is_empty() {
+        return nothing_selected();
+    }
+    let written = match output {
+        Some(p) => std::fs::File::create(p).and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            let n = matrix::write_csv(snap, &space, bar, &mut w)?;
+            std::io::Write::flush(&mut w)?;
+            Ok(n)
+        }),
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            matrix::write_csv(snap, &space, bar, &mut w)
+                .and_then(|n| std::io::Write::flush(&mut w).map(|()| n))
+        }
+    };
+    bar.done();
+    match (written, output) {
+        (Ok(n), Some(p)) => {
+            eprintln!("wrote {} ({n} cells)", p.display());
+            ExitCode::SUCCESS
+        }
+        (Ok(_), None) => ExitCode::SUCCESS,
+        (Err(e), p) => {
+            let to = p.map_or("standard output".to_string(), |p| p.display().to_string());
+            eprintln!("error: {to}: {e}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
 }

@@ -136,6 +136,13 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if matches!(cli.command, Command::Serve(_) | Command::Watch(_)) {
+        // Long-lived: freed memory goes back at once. A one-shot command
+        // keeps mimalloc's default delay, which spares a many-threaded run
+        // (matrix, diff) a TLB shootdown per freed page: the 1,000 x 100
+        // matrix took 37.5 s with immediate purging and 13.9 s without.
+        teamgate::alloc::tune_mimalloc();
+    }
     if !matches!(cli.command, Command::Serve(_)) {
         // A command whose output is piped into `head` ends quietly when the
         // reader goes, as Unix tools do, instead of panicking on a broken

@@ -18,10 +18,12 @@
 //! the whole slice, so every error still shows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use cedar_policy::{Entities, EntityUid, Policy, PolicySet};
+use cedar_policy::{Entities, EntityUid, Policy};
 use cedar_policy_core::ast;
 
+use super::rules::{Prepared, Rule};
 use crate::error::Problem;
 
 /// A literal a guard compares a principal attribute with.
@@ -138,13 +140,16 @@ pub(super) struct Split {
     attrs: Vec<(String, Vec<Literal>)>,
     /// Sub-slices in mixed-radix order of the attributes' value indexes
     /// (index `literals.len()` = any other value).
-    subs: Vec<PolicySet>,
+    subs: Vec<Prepared>,
 }
 
 impl Split {
     /// Splits `policies` (a slice), each with its [`guards`], or `None` when
     /// no policy has a guard or the split would be too large.
-    pub(super) fn new(policies: &[Policy], guarded: &[&Guards]) -> Result<Option<Split>, Problem> {
+    pub(super) fn new(
+        policies: &[(Policy, Arc<Rule>)],
+        guarded: &[&Guards],
+    ) -> Result<Option<Split>, Problem> {
         let mut attrs: BTreeMap<String, Vec<Literal>> = BTreeMap::new();
         for (attr, lit) in guarded.iter().copied().flatten() {
             let lits = attrs.entry(attr.clone()).or_default();
@@ -174,7 +179,7 @@ impl Split {
                     lits.get(i)
                 })
                 .collect();
-            let mut set = PolicySet::new();
+            let mut set = Vec::new();
             for (p, gs) in policies.iter().zip(guarded) {
                 let kept = gs.iter().all(|(attr, lit)| {
                     attrs
@@ -183,18 +188,17 @@ impl Split {
                         .is_some_and(|i| picks[i] == Some(lit))
                 });
                 if kept {
-                    set.add(p.clone())
-                        .map_err(|e| Problem::new(format!("building policy sub-slice: {e}")))?;
+                    set.push(p.clone());
                 }
             }
-            subs.push(set);
+            subs.push(Prepared::new(set)?);
         }
         Ok(Some(Split { attrs, subs }))
     }
 
     /// The sub-slice for `principal`, or `None` when one of its guarded
     /// attributes cannot be read (the whole slice then decides).
-    pub(super) fn pick(&self, principal: &EntityUid, entities: &Entities) -> Option<&PolicySet> {
+    pub(super) fn pick(&self, principal: &EntityUid, entities: &Entities) -> Option<&Prepared> {
         let entity: &ast::Entity = entities.get(principal)?.as_ref();
         let mut index = 0usize;
         let mut radix = 1usize;
@@ -215,11 +219,7 @@ impl Split {
     /// The largest sub-slice's size (for reports).
     #[cfg(test)]
     pub(super) fn largest(&self) -> usize {
-        self.subs
-            .iter()
-            .map(|s| s.policies().count())
-            .max()
-            .unwrap_or(0)
+        self.subs.iter().map(Prepared::len).max().unwrap_or(0)
     }
 }
 
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_split_keeps_unguarded_policies_everywhere_and_guarded_ones_where_they_hold() {
-        let ps = vec![
+        let ps = [
             named(
                 "a",
                 r#"permit(principal, action, resource) when { principal.license == "guest" };"#,
@@ -277,10 +277,15 @@ mod tests {
         ];
         let gs: Vec<Guards> = ps.iter().map(guards).collect();
         let refs: Vec<&Guards> = gs.iter().collect();
-        let split = Split::new(&ps, &refs).expect("split").expect("guarded");
+        let with_rules: Vec<(Policy, Arc<Rule>)> =
+            ps.iter().map(|p| (p.clone(), Rule::new(p))).collect();
+        let split = Split::new(&with_rules, &refs)
+            .expect("split")
+            .expect("guarded");
         // guest, full, other
         let ids = |i: usize| -> Vec<String> {
             let mut v: Vec<String> = split.subs[i]
+                .set
                 .policies()
                 .map(|p| p.id().to_string())
                 .collect();

@@ -8,9 +8,9 @@ use cedar_policy::EntityUid;
 use serde::Serialize;
 
 use super::profile::{Profile, Profiles};
-use super::universe::{self, Case};
+use super::universe::{self, Case, Slot, Space};
 use crate::domain::samples;
-use crate::{Query, Snapshot};
+use crate::{Decision, Query, Snapshot};
 
 /// What to include.
 #[derive(Debug, Clone, Default)]
@@ -52,9 +52,9 @@ pub fn cells(snap: &Snapshot, sel: &Selection) -> Vec<Cell> {
     cells_with(snap, sel, &super::NoProgress)
 }
 
-/// [`cells`], reporting progress.
-pub fn cells_with(snap: &Snapshot, sel: &Selection, progress: &dyn super::Progress) -> Vec<Cell> {
-    let cases: Vec<Case> = universe::cases_where(
+/// The cases `sel` selects, as a numbered space.
+pub fn space(snap: &Snapshot, sel: &Selection) -> Space {
+    Space::new(
         snap,
         None,
         |action, _, rtype| {
@@ -62,12 +62,87 @@ pub fn cells_with(snap: &Snapshot, sel: &Selection, progress: &dyn super::Progre
                 && (sel.resource_types.is_empty() || sel.resource_types.iter().any(|t| t == rtype))
         },
         |p| sel.principals.is_empty() || sel.principals.iter().any(|x| x.trim() == p.to_string()),
+    )
+}
+
+/// [`cells`], reporting progress.
+pub fn cells_with(snap: &Snapshot, sel: &Selection, progress: &dyn super::Progress) -> Vec<Cell> {
+    let space = space(snap, sel);
+    let mut cells = Vec::with_capacity(space.len());
+    universe::decide_space(
+        snap,
+        None,
+        &space,
+        progress,
+        || Profiles::new(snap),
+        to_cells,
+        |block| cells.extend(block),
     );
-    to_cells(snap, cases, progress)
+    cells
+}
+
+/// Writes the CSV of `space` (header first) to `out` block by block as it
+/// is decided, rendered on the deciding threads: a matrix of millions of
+/// cells is never held whole. Returns the number of cells.
+pub fn write_csv(
+    snap: &Snapshot,
+    space: &Space,
+    progress: &dyn super::Progress,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<usize> {
+    out.write_all(CSV_HEADER.as_bytes())?;
+    let mut failed = None;
+    universe::decide_space(
+        snap,
+        None,
+        space,
+        progress,
+        || Profiles::new(snap),
+        |profiles, decided| {
+            let mut text = String::with_capacity(decided.len() * 96);
+            csv_lines(&to_cells(profiles, decided), &mut text);
+            text
+        },
+        |text| {
+            if failed.is_none() {
+                failed = out.write_all(text.as_bytes()).err();
+            }
+        },
+    );
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(space.len()),
+    }
+}
+
+/// Decided slots as cells with their profiles.
+fn to_cells(profiles: &mut Profiles<'_>, decided: Vec<(Slot<'_>, Decision)>) -> Vec<Cell> {
+    decided
+        .into_iter()
+        .map(|(slot, d)| {
+            let c = slot.case;
+            let action = c.query.action_name();
+            let action = if c.context_label.is_empty() {
+                action.to_string()
+            } else {
+                format!("{action}[{}]", c.context_label)
+            };
+            Cell {
+                principal: slot.principal.to_string(),
+                action,
+                resource: slot.resource.to_string(),
+                resource_type: slot.resource_type.to_string(),
+                allowed: d.is_allowed(),
+                failed: !d.errors().is_empty(),
+                profile: profiles.of(c.query.principal(), c.query.resource()),
+                reasons: d.into_causes(),
+            }
+        })
+        .collect()
 }
 
 /// The cases decided, as cells with their profiles.
-fn to_cells(snap: &Snapshot, cases: Vec<Case>, progress: &dyn super::Progress) -> Vec<Cell> {
+fn cases_to_cells(snap: &Snapshot, cases: Vec<Case>, progress: &dyn super::Progress) -> Vec<Cell> {
     let decisions = universe::decide_all_with(snap, None, &cases, progress);
     let mut profiles = Profiles::new(snap);
     cases
@@ -157,7 +232,7 @@ pub fn cells_by_role(
             }
         }
     }
-    to_cells(snap, cases, progress)
+    cases_to_cells(snap, cases, progress)
 }
 
 /// Cells of one resource type as a grid: rows (principal, resource), columns actions.
@@ -318,20 +393,37 @@ if (location.hash.startsWith('#filter=')) {\n\
 }\n\
 </script>\n";
 
+/// The first line of the CSV.
+const CSV_HEADER: &str = "resource_type,principal,action,resource,decision,reasons\n";
+
 /// CSV: one line per cell.
 pub fn csv(cells: &[Cell]) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut out = String::from("resource_type,principal,action,resource,decision,reasons\n");
-    for c in cells {
-        out.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            q(&c.resource_type),
-            q(&c.principal),
-            q(&c.action),
-            q(&c.resource),
-            if c.allowed { "allow" } else { "deny" },
-            q(&c.reasons.join(" "))
-        ));
-    }
+    let mut out = String::from(CSV_HEADER);
+    csv_lines(cells, &mut out);
     out
+}
+
+/// One CSV line per cell, every field quoted.
+fn csv_lines(cells: &[Cell], out: &mut String) {
+    fn field(out: &mut String, s: &str) {
+        out.push('"');
+        if s.contains('"') {
+            out.push_str(&s.replace('"', "\"\""));
+        } else {
+            out.push_str(s);
+        }
+        out.push('"');
+    }
+    for c in cells {
+        field(out, &c.resource_type);
+        out.push(',');
+        field(out, &c.principal);
+        out.push(',');
+        field(out, &c.action);
+        out.push(',');
+        field(out, &c.resource);
+        out.push_str(if c.allowed { ",allow," } else { ",deny," });
+        field(out, &c.reasons.join(" "));
+        out.push('\n');
+    }
 }

@@ -2,6 +2,8 @@
 //! the schema allows, with sample contexts for actions that need one. Used by
 //! the permission matrix, policy diffs and the differential test.
 
+use std::sync::Arc;
+
 use cedar_policy::EntityUid;
 
 use crate::domain::{samples, types};
@@ -61,21 +63,7 @@ pub fn envs(snap: &Snapshot) -> Vec<(EntityUid, String, String)> {
 
 /// How many cases [`cases`] would give, without building them.
 pub fn count(snap: &Snapshot, overlay: Option<&Overlay>) -> usize {
-    let by_type = by_type(snap, overlay);
-    let empty = Vec::new();
-    envs(snap)
-        .iter()
-        .map(|(action, ptype, rtype)| {
-            let name = action.id().unescaped().to_string();
-            let resources = by_type.get(rtype).map_or(0, Vec::len);
-            by_type
-                .get(ptype)
-                .unwrap_or(&empty)
-                .iter()
-                .map(|p| samples::contexts(&name, p).len() * resources)
-                .sum::<usize>()
-        })
-        .sum()
+    Space::new(snap, overlay, |_, _, _| true, |_| true).len()
 }
 
 /// The cases whose (action name, resource type) pass `keep_env` and whose
@@ -86,33 +74,249 @@ pub fn cases_where(
     keep_env: impl Fn(&str, &str, &str) -> bool,
     keep_principal: impl Fn(&EntityUid) -> bool,
 ) -> Vec<Case> {
-    let by_type = by_type(snap, overlay);
-    let envs = envs(snap);
-    let empty = Vec::new();
-    let mut out = Vec::new();
-    for (action, ptype, rtype) in envs {
-        let name = action.id().unescaped().to_string();
-        if !keep_env(&name, &ptype, &rtype) {
-            continue;
-        }
-        for principal in by_type
-            .get(&ptype)
-            .unwrap_or(&empty)
-            .iter()
-            .filter(|p| keep_principal(p))
-        {
-            for resource in by_type.get(&rtype).unwrap_or(&empty) {
-                for (label, context) in samples::contexts(&name, principal) {
-                    out.push(Case {
-                        query: Query::new(principal.clone(), action.clone(), resource.clone())
-                            .with_context(context),
-                        context_label: label,
-                    });
+    let space = Space::new(snap, overlay, keep_env, keep_principal);
+    space
+        .slots(0..space.len())
+        .into_iter()
+        .map(|s| s.case)
+        .collect()
+}
+
+/// An entity and how it is written (`User::"erin"`), written once.
+#[derive(Debug)]
+struct Named {
+    uid: EntityUid,
+    shown: String,
+}
+
+/// The cases of one request shape: principals x resources x sample contexts.
+#[derive(Debug)]
+struct Part {
+    action: EntityUid,
+    name: String,
+    resource_type: String,
+    principals: Arc<[Named]>,
+    resources: Arc<[Named]>,
+    /// Sample contexts per (principal, resource): the same number for
+    /// every principal ([`samples::contexts`] varies values, not count).
+    contexts: usize,
+    /// Index of the part's first case in the space.
+    start: usize,
+}
+
+/// The cases of a universe (or of a selection of it) as a numbered space,
+/// in the order of [`cases`]: a case is built when its number is asked
+/// for, so a large matrix is decided block by block and never held whole.
+#[derive(Debug)]
+pub struct Space {
+    parts: Vec<Part>,
+    len: usize,
+}
+
+/// One case of a [`Space`], with how its principal, resource and resource
+/// type are written.
+#[derive(Debug)]
+pub struct Slot<'s> {
+    /// The request.
+    pub case: Case,
+    /// The principal, written `User::"erin"`.
+    pub principal: &'s str,
+    /// The resource, written `Project::"website"`.
+    pub resource: &'s str,
+    /// The resource's type name.
+    pub resource_type: &'s str,
+}
+
+impl Space {
+    /// The space of the cases whose (action name, principal type, resource
+    /// type) pass `keep_env` and whose principal passes `keep_principal`.
+    pub fn new(
+        snap: &Snapshot,
+        overlay: Option<&Overlay>,
+        keep_env: impl Fn(&str, &str, &str) -> bool,
+        keep_principal: impl Fn(&EntityUid) -> bool,
+    ) -> Space {
+        let mut named: std::collections::BTreeMap<String, Arc<[Named]>> = by_type(snap, overlay)
+            .into_iter()
+            .map(|(ty, uids)| {
+                let list: Arc<[Named]> = uids
+                    .into_iter()
+                    .map(|uid| Named {
+                        shown: uid.to_string(),
+                        uid,
+                    })
+                    .collect();
+                (ty, list)
+            })
+            .collect();
+        let mut kept: std::collections::BTreeMap<String, Arc<[Named]>> = Default::default();
+        let empty: Arc<[Named]> = Arc::from(Vec::new());
+        let mut parts = Vec::new();
+        let mut len = 0;
+        for (action, ptype, rtype) in envs(snap) {
+            let name = action.id().unescaped().to_string();
+            if !keep_env(&name, &ptype, &rtype) {
+                continue;
+            }
+            let principals = match kept.get(&ptype) {
+                Some(list) => list.clone(),
+                None => {
+                    let all = named.remove(&ptype).unwrap_or_else(|| empty.clone());
+                    let list: Arc<[Named]> = all
+                        .iter()
+                        .filter(|n| keep_principal(&n.uid))
+                        .map(|n| Named {
+                            uid: n.uid.clone(),
+                            shown: n.shown.clone(),
+                        })
+                        .collect();
+                    named.insert(ptype.clone(), all);
+                    kept.insert(ptype.clone(), list.clone());
+                    list
                 }
+            };
+            let resources = named.get(&rtype).cloned().unwrap_or_else(|| empty.clone());
+            let contexts = principals
+                .first()
+                .map_or(0, |p| samples::contexts(&name, &p.uid).len());
+            let n = principals.len() * resources.len() * contexts;
+            parts.push(Part {
+                action,
+                name,
+                resource_type: rtype,
+                principals,
+                resources,
+                contexts,
+                start: len,
+            });
+            len += n;
+        }
+        Space { parts, len }
+    }
+
+    /// Number of cases.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no case.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The cases numbered `range`, in order.
+    pub fn slots(&self, range: std::ops::Range<usize>) -> Vec<Slot<'_>> {
+        let mut out = Vec::with_capacity(range.len());
+        let mut i = range.start;
+        while i < range.end.min(self.len) {
+            // The part holding case i: the last one starting at or before it.
+            let at = self.parts.partition_point(|p| p.start <= i) - 1;
+            let part = &self.parts[at];
+            let per_principal = part.resources.len() * part.contexts;
+            let offset = i - part.start;
+            let (pi, rest) = (offset / per_principal, offset % per_principal);
+            let principal = &part.principals[pi];
+            let contexts = samples::contexts(&part.name, &principal.uid);
+            // The rest of this principal's cases, as far as the range goes.
+            let stop = (range.end - i).min(per_principal - rest);
+            for k in rest..rest + stop {
+                let resource = &part.resources[k / part.contexts];
+                let (label, context) = contexts[k % part.contexts].clone();
+                out.push(Slot {
+                    case: Case {
+                        query: Query::new(
+                            principal.uid.clone(),
+                            part.action.clone(),
+                            resource.uid.clone(),
+                        )
+                        .with_context(context),
+                        context_label: label,
+                    },
+                    principal: &principal.shown,
+                    resource: &resource.shown,
+                    resource_type: &part.resource_type,
+                });
+            }
+            i += stop;
+        }
+        out
+    }
+}
+
+/// Cases decided over one shared entity set (see [`Snapshot::decide_batch`]).
+const BLOCK: usize = 16_384;
+
+/// Decides every case of `space` on all cores, block by block: each worker
+/// turns its decided block into a `T` with `shape` (its own state made by
+/// `init`), and `sink` gets the blocks in order, on the calling thread.
+/// Only a few blocks are held at a time.
+pub fn decide_space<W, T: Send>(
+    snap: &Snapshot,
+    overlay: Option<&Overlay>,
+    space: &Space,
+    progress: &dyn super::Progress,
+    init: impl Fn() -> W + Sync,
+    shape: impl Fn(&mut W, Vec<(Slot<'_>, Decision)>) -> T + Sync,
+    mut sink: impl FnMut(T),
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    progress.start("deciding", space.len() as u64);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
+    let blocks = space.len().div_ceil(BLOCK);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, T)>(threads * 2);
+        let mut workers = Vec::new();
+        for _ in 0..threads.min(blocks) {
+            let tx = tx.clone();
+            let (next, init, shape) = (&next, &init, &shape);
+            workers.push(scope.spawn(move || {
+                let mut state = init();
+                loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= blocks {
+                        break;
+                    }
+                    let slots = space.slots(b * BLOCK..(b + 1) * BLOCK);
+                    let queries: Vec<&Query> = slots.iter().map(|s| &s.case.query).collect();
+                    let decisions = snap.decide_batch(&queries, overlay);
+                    let n = slots.len() as u64;
+                    let decided = slots
+                        .into_iter()
+                        .zip(decisions)
+                        .map(|(s, d)| (s, d.unwrap_or_else(Decision::deny_because)))
+                        .collect();
+                    let out = shape(&mut state, decided);
+                    progress.advance(n);
+                    if tx.send((b, out)).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        drop(tx);
+        // Blocks arrive in any order; hand them on in order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (b, out) in rx {
+            waiting.insert(b, out);
+            while let Some(out) = waiting.remove(&due) {
+                sink(out);
+                due += 1;
             }
         }
-    }
-    out
+        for w in workers {
+            // A panic in a worker is a bug: re-raise it rather than return
+            // with blocks missing.
+            if let Err(e) = w.join() {
+                std::panic::resume_unwind(e);
+            }
+        }
+    });
+    progress.finish();
 }
 
 /// Decides every case on all cores, keeping the order of `cases`.
@@ -139,13 +343,16 @@ pub fn decide_all_with(
             .map(|part| {
                 scope.spawn(move || {
                     let mut out = Vec::with_capacity(part.len());
-                    for (i, c) in part.iter().enumerate() {
-                        out.push(snap.decide(&c.query, overlay));
-                        if i % 256 == 255 {
-                            progress.advance(256);
-                        }
+                    // Blocks share one entity set each (built once per block).
+                    for block in part.chunks(BLOCK) {
+                        let queries: Vec<&Query> = block.iter().map(|c| &c.query).collect();
+                        out.extend(
+                            snap.decide_batch(&queries, overlay)
+                                .into_iter()
+                                .map(|d| d.unwrap_or_else(Decision::deny_because)),
+                        );
+                        progress.advance(block.len() as u64);
                     }
-                    progress.advance((part.len() % 256) as u64);
                     out
                 })
             })

@@ -330,29 +330,84 @@ impl EntityStore {
         under: Option<&EntityStore>,
         reach: &Reach,
     ) -> cedar_policy::Entities {
-        let fits = reach.fits(&self.schema);
-        let follows_attr = |i: u16| !fits || reach.follows_attr(i);
-        let follows_tags = !fits || reach.follows_tags();
-        let get = |k: &Key| {
-            self.entities
-                .get(k)
-                .or_else(|| under.and_then(|u| u.entities.get(k)))
-                .map(|s| &**s)
-        };
-        let mut frontier: Vec<Key> = Vec::new();
+        let mut roots: Vec<Key> = Vec::new();
+        self.roots_of(principal, resource, context, &mut roots);
+        let included = self.reached(roots, under, reach);
+        let action = self.schema.actions.get(action.as_ref()).cloned();
+        self.entities_of(&included, under, action).into_cedar()
+    }
+
+    /// The entities any of `requests` (principal, resource, context) can
+    /// reach, and every action: one entity set to decide them all with. A
+    /// request decides over it as over its own [`request_entities`]
+    /// (`EntityStore::request_entities`): the walk from all the roots
+    /// reaches each entity at its shortest distance from any of them, so
+    /// the union holds each request's entities, and the others are
+    /// entities its policies do not read.
+    pub fn batch_entities<'q>(
+        &self,
+        requests: impl Iterator<
+            Item = (
+                &'q cedar_policy::EntityUid,
+                &'q cedar_policy::EntityUid,
+                &'q Json,
+            ),
+        >,
+        under: Option<&EntityStore>,
+        reach: &Reach,
+    ) -> cedar_policy::Entities {
+        let mut roots: Vec<Key> = Vec::new();
+        let mut seen: HashSet<(&cedar_policy::EntityUid, &cedar_policy::EntityUid)> =
+            HashSet::new();
+        for (principal, resource, context) in requests {
+            let plain =
+                matches!(context, Json::Null) || context.as_object().is_some_and(|m| m.is_empty());
+            if !plain || seen.insert((principal, resource)) {
+                self.roots_of(principal, resource, context, &mut roots);
+            }
+        }
+        roots.sort_unstable();
+        roots.dedup();
+        let included = self.reached(roots, under, reach);
+        let mut list = self.entities_of(&included, under, None);
+        list.add_actions(self.schema.actions.values().cloned());
+        list.into_cedar()
+    }
+
+    /// The walk's starting points for one request.
+    fn roots_of(
+        &self,
+        principal: &cedar_policy::EntityUid,
+        resource: &cedar_policy::EntityUid,
+        context: &Json,
+        roots: &mut Vec<Key>,
+    ) {
         for uid in [principal, resource] {
-            frontier.extend(self.schema.key(uid));
+            roots.extend(self.schema.key(uid));
         }
         context_refs(context, &mut |ty, id| {
             if let Some(t) = self.schema.shapes.find_type(ty) {
-                frontier.push(Key {
+                roots.push(Key {
                     ty: t,
                     id: SmolStr::new(id),
                 });
             }
         });
-        // A handful of entities: a vector beats a hash set here.
-        let mut included: Vec<Key> = Vec::with_capacity(8);
+    }
+
+    /// The entities within the policies' reach of `roots`, and all their
+    /// ancestors.
+    fn reached(
+        &self,
+        mut frontier: Vec<Key>,
+        under: Option<&EntityStore>,
+        reach: &Reach,
+    ) -> Included {
+        let fits = reach.fits(&self.schema);
+        let follows_attr = |i: u16| !fits || reach.follows_attr(i);
+        let follows_tags = !fits || reach.follows_tags();
+        let get = |k: &Key| self.layered_get(k, under);
+        let mut included = Included::default();
         for hop in 0..=reach.hops {
             let mut next = Vec::new();
             for k in frontier.drain(..) {
@@ -382,8 +437,8 @@ impl EntityStore {
         }
         // Ancestors, so that `in` and the closure hold for every included entity.
         let mut i = 0;
-        while i < included.len() {
-            if let Some(stored) = get(&included[i]) {
+        while i < included.keys.len() {
+            if let Some(stored) = get(&included.keys[i]) {
                 for p in stored.parents.iter() {
                     if !included.contains(p) && get(p).is_some() {
                         included.push(p.clone());
@@ -392,7 +447,27 @@ impl EntityStore {
             }
             i += 1;
         }
+        included
+    }
+
+    /// A stored entity, in this store or the one under it.
+    fn layered_get<'s>(&'s self, k: &Key, under: Option<&'s EntityStore>) -> Option<&'s Stored> {
+        self.entities
+            .get(k)
+            .or_else(|| under.and_then(|u| u.entities.get(k)))
+            .map(|s| &**s)
+    }
+
+    /// Cedar's entities of `included`, with `action`.
+    fn entities_of(
+        &self,
+        included: &Included,
+        under: Option<&EntityStore>,
+        action: Option<Arc<ast::Entity>>,
+    ) -> CedarList {
+        let get = |k: &Key| self.layered_get(k, under);
         let mut list: Vec<Arc<ast::Entity>> = included
+            .keys
             .iter()
             .map(|k| match under {
                 // A stored entity under a request's own: built once, cached.
@@ -403,18 +478,8 @@ impl EntityStore {
                 None => self.built_entity(k),
             })
             .collect();
-        if let Some(a) = self.schema.actions.get(action.as_ref()) {
-            list.push(a.clone());
-        }
-        let core = cedar_policy_core::entities::Entities::new()
-            .add_entities(
-                list,
-                None::<&NoEntitiesSchema>,
-                TCComputation::AssumeAlreadyComputed,
-                Extensions::all_available(),
-            )
-            .unwrap_or_default();
-        cedar_policy::Entities::from(core)
+        list.extend(action);
+        CedarList(list)
     }
 
     /// One entity as Cedar's value, from the cache or built now.
@@ -833,5 +898,62 @@ fn normalize(ty: &str, attr: &str, v: &mut Val) {
             }
         }
         _ => {}
+    }
+}
+
+/// The keys a walk has included, in the order met; past a handful, also
+/// hashed (a request reaches a few entities, a batch thousands).
+#[derive(Default)]
+struct Included {
+    keys: Vec<Key>,
+    index: Option<HashSet<Key>>,
+}
+
+impl Included {
+    /// Past this many keys a linear search loses to a hash set.
+    const LINEAR: usize = 32;
+
+    fn contains(&self, k: &Key) -> bool {
+        match &self.index {
+            Some(set) => set.contains(k),
+            None => self.keys.contains(k),
+        }
+    }
+
+    fn push(&mut self, k: Key) {
+        match &mut self.index {
+            Some(set) => {
+                set.insert(k.clone());
+            }
+            None if self.keys.len() >= Self::LINEAR => {
+                let mut set: HashSet<Key> = self.keys.iter().cloned().collect();
+                set.insert(k.clone());
+                self.index = Some(set);
+            }
+            None => {}
+        }
+        self.keys.push(k);
+    }
+}
+
+/// Cedar entities about to become an entity set.
+struct CedarList(Vec<Arc<ast::Entity>>);
+
+impl CedarList {
+    fn add_actions(&mut self, actions: impl Iterator<Item = Arc<ast::Entity>>) {
+        self.0.extend(actions);
+    }
+
+    /// The entity set; the closure is already in each entity.
+    fn into_cedar(self) -> cedar_policy::Entities {
+        let core = cedar_policy_core::entities::Entities::new()
+            .add_entities(
+                self.0,
+                None::<&NoEntitiesSchema>,
+                TCComputation::AssumeAlreadyComputed,
+                Extensions::all_available(),
+            )
+            .unwrap_or_default();
+        cedar_policy::Entities::from(core)
     }
 }
