@@ -28,6 +28,7 @@ use crate::query::{Decision, Query, Verdict};
 mod guard;
 mod rules;
 
+pub use rules::Memo;
 use rules::{Prepared, Rule};
 
 /// Which policies Cedar evaluates.
@@ -110,9 +111,9 @@ impl Engine {
         // on the slice it goes into: make each once.
         let mut decided: HashMap<cedar_policy::PolicyId, (Policy, Arc<Rule>, guard::Guards)> =
             HashMap::new();
-        for p in policies.policies() {
+        for (number, p) in policies.policies().enumerate() {
             let copy = scope_decided(p)?;
-            let rule = Rule::new(&copy);
+            let rule = Rule::new(&copy, number);
             decided.insert(p.id().clone(), (copy, rule, guard::guards(p)));
         }
         let mut slices: HashMap<EntityUid, Vec<Slice>> = HashMap::new();
@@ -436,6 +437,18 @@ impl Engine {
 
     /// Decides a request built by [`Engine::request`], failing closed.
     pub fn decide_request(&self, request: &Request, entities: &Entities) -> Decision {
+        self.decide_request_with(request, entities, None)
+    }
+
+    /// [`Engine::decide_request`], reusing (and filling) `memo`: the
+    /// outcomes of earlier requests of the same principal and resource
+    /// over the same entity set.
+    pub fn decide_request_with(
+        &self,
+        request: &Request,
+        entities: &Entities,
+        memo: Option<&mut Memo>,
+    ) -> Decision {
         let slice = match (request.principal(), request.action(), request.resource()) {
             (Some(p), Some(a), Some(r)) => self
                 .slice_of(p.type_name(), a, r.type_name())
@@ -443,7 +456,7 @@ impl Engine {
             _ => None,
         };
         match slice {
-            Some(policies) => match policies.decide(request, entities) {
+            Some(policies) => match policies.decide(request, entities, memo) {
                 Some(answer) => Self::closed(answer),
                 None => Self::fail_closed(&self.authorizer.is_authorized(
                     request,

@@ -59,13 +59,21 @@ fn compare(
     let queries: Vec<Query> = queries.collect();
     // Deciding them all over one shared entity set (the matrix's and the
     // diff's path) answers each as deciding it alone does.
-    let refs: Vec<&Query> = queries.iter().collect();
-    for (q, batched) in queries.iter().zip(snap.decide_batch(&refs, overlay)) {
-        assert_eq!(
-            batched,
-            snap.try_decide(q, overlay),
-            "deciding {q:?} in a batch and alone differ"
-        );
+    // In the order given, and grouped by principal and resource (where
+    // consecutive queries share the outcomes of policies that read neither
+    // action nor context).
+    let mut refs: Vec<&Query> = queries.iter().collect();
+    for grouped in [false, true] {
+        if grouped {
+            refs.sort_by_key(|q| (q.principal().to_string(), q.resource().to_string()));
+        }
+        for (q, batched) in refs.iter().zip(snap.decide_batch(&refs, overlay)) {
+            assert_eq!(
+                batched,
+                snap.try_decide(q, overlay),
+                "deciding {q:?} in a batch and alone differ"
+            );
+        }
     }
     for q in queries {
         let sliced = raw(snap.evaluate(&q, overlay, Strategy::Sliced));

@@ -88,7 +88,8 @@ impl Snapshot {
 
     /// Decides many queries (without the decision cache) over one entity
     /// set: everything any of them reaches, built once instead of once per
-    /// query. Each answer is the one [`Snapshot::try_decide`] gives: a
+    /// query. Consecutive queries of the same principal and resource
+    /// evaluate each policy that reads neither `action` nor `context` once. Each answer is the one [`Snapshot::try_decide`] gives: a
     /// query's policies read only what its own request entities hold, and
     /// those are all in the shared set (tests/differential.rs compares both
     /// with Cedar's whole-set answers).
@@ -112,12 +113,20 @@ impl Snapshot {
             &self.pack.reach,
         );
         let engine = &self.pack.engine;
+        // Consecutive queries of one principal and resource share the
+        // outcomes of the policies that read neither action nor context.
+        let mut memo = crate::engine::Memo::default();
+        let mut pair: Option<(&EntityUid, &EntityUid)> = None;
         prepared
-            .into_iter()
+            .iter()
             .map(|q| {
-                let q = q?;
-                let request = engine.request(&q, &entities)?;
-                Ok(engine.decide_request(&request, &entities))
+                let q = q.as_ref().map_err(Clone::clone)?;
+                let request = engine.request(q, &entities)?;
+                if pair != Some((q.principal(), q.resource())) {
+                    memo.forget();
+                    pair = Some((q.principal(), q.resource()));
+                }
+                Ok(engine.decide_request_with(&request, &entities, Some(&mut memo)))
             })
             .collect()
     }

@@ -277,8 +277,11 @@ mod tests {
         ];
         let gs: Vec<Guards> = ps.iter().map(guards).collect();
         let refs: Vec<&Guards> = gs.iter().collect();
-        let with_rules: Vec<(Policy, Arc<Rule>)> =
-            ps.iter().map(|p| (p.clone(), Rule::new(p))).collect();
+        let with_rules: Vec<(Policy, Arc<Rule>)> = ps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), Rule::new(p, i)))
+            .collect();
         let split = Split::new(&with_rules, &refs)
             .expect("split")
             .expect("guarded");

@@ -29,22 +29,81 @@ use crate::error::Problem;
 /// One policy's condition, built once.
 #[derive(Debug)]
 pub(super) struct Rule {
-    id: ast::PolicyID,
+    /// The policy id as Cedar writes it in answers.
+    shown_id: String,
     permit: bool,
     condition: ast::Expr,
     slots: ast::SlotEnv,
+    /// The rule's number in its engine (its place in a [`Memo`]).
+    number: usize,
+    /// The condition reads neither `action` nor `context`: over one entity
+    /// set it has the same outcome for every request of one principal and
+    /// resource (the slices' copies have their action scope removed).
+    per_pair: bool,
 }
 
 impl Rule {
-    /// The rule of `policy` (the scope-decided copy the slices hold).
-    pub(super) fn new(policy: &Policy) -> Arc<Rule> {
+    /// The rule of `policy` (the scope-decided copy the slices hold),
+    /// numbered `number`.
+    pub(super) fn new(policy: &Policy, number: usize) -> Arc<Rule> {
         let core: &ast::Policy = policy.as_ref();
+        let condition = core.condition();
+        let per_pair = !condition.subexpressions().any(|e| {
+            matches!(
+                e.expr_kind(),
+                ast::ExprKind::Var(ast::Var::Action | ast::Var::Context)
+                    | ast::ExprKind::Unknown(_)
+            )
+        });
         Arc::new(Rule {
-            id: core.id().clone(),
+            shown_id: core.id().to_string(),
             permit: core.effect() == ast::Effect::Permit,
-            condition: core.condition(),
+            condition,
             slots: core.env().clone(),
+            number,
+            per_pair,
         })
+    }
+}
+
+/// A rule's outcome: satisfied or not, or Cedar's error message.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Satisfied(bool),
+    Failed(String),
+}
+
+/// The outcomes of the per-pair rules (see [`Rule`]) already evaluated for
+/// one principal and resource over one entity set, so that the other
+/// actions asked about the same pair do not evaluate them again (a matrix
+/// asks every action of every pair; an application asks which of a page's
+/// buttons to show). Its owner calls [`Memo::forget`] whenever the
+/// principal, the resource or the entity set changes.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// By rule number: (generation it was stored in, outcome).
+    outcomes: Vec<(u64, Option<Outcome>)>,
+    generation: u64,
+}
+
+impl Memo {
+    /// Forgets every outcome.
+    pub fn forget(&mut self) {
+        self.generation += 1;
+    }
+
+    fn get(&self, rule: &Rule) -> Option<&Outcome> {
+        match self.outcomes.get(rule.number) {
+            Some((g, o)) if *g == self.generation => o.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, rule: &Rule, outcome: Outcome) {
+        if self.outcomes.len() <= rule.number {
+            self.outcomes.resize(rule.number + 1, (0, None));
+        }
+        self.outcomes[rule.number] = (self.generation, Some(outcome));
     }
 }
 
@@ -82,35 +141,55 @@ impl Prepared {
     /// Evaluates every rule as Cedar's authorizer would; `None` when a rule
     /// gives something the authorizer handles otherwise (a residual or a
     /// non-boolean value), so that the caller asks the authorizer itself.
-    pub(super) fn decide(&self, request: &Request, entities: &Entities) -> Option<Answer> {
-        let core: &ast::Request = request.as_ref();
-        let eval = Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available());
+    /// With a `memo`, per-pair rules already evaluated for this principal
+    /// and resource are not evaluated again.
+    pub(super) fn decide(
+        &self,
+        request: &Request,
+        entities: &Entities,
+        mut memo: Option<&mut Memo>,
+    ) -> Option<Answer> {
+        let mut eval: Option<Evaluator<'_>> = None;
         let (mut permits, mut forbids, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         for rule in &self.rules {
-            match eval.partial_interpret(&rule.condition, &rule.slots) {
-                Ok(ast::PartialValue::Value(ast::Value {
-                    value: ast::ValueKind::Lit(ast::Literal::Bool(satisfied)),
-                    ..
-                })) => {
-                    if satisfied {
-                        if rule.permit {
-                            permits.push(&rule.id);
-                        } else {
-                            forbids.push(&rule.id);
-                        }
+            let known = match (&memo, rule.per_pair) {
+                (Some(m), true) => m.get(rule).cloned(),
+                _ => None,
+            };
+            let outcome = match known {
+                Some(o) => o,
+                None => {
+                    let eval = eval.get_or_insert_with(|| {
+                        let core: &ast::Request = request.as_ref();
+                        Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available())
+                    });
+                    let o = match eval.partial_interpret(&rule.condition, &rule.slots) {
+                        Ok(ast::PartialValue::Value(ast::Value {
+                            value: ast::ValueKind::Lit(ast::Literal::Bool(b)),
+                            ..
+                        })) => Outcome::Satisfied(b),
+                        Ok(_) => return None,
+                        // The message of Cedar's `AuthorizationError::PolicyEvaluationError`.
+                        Err(e) => Outcome::Failed(format!(
+                            "error while evaluating policy `{}`: {e}",
+                            rule.shown_id
+                        )),
+                    };
+                    if let (Some(m), true) = (memo.as_deref_mut(), rule.per_pair) {
+                        m.put(rule, o.clone());
                     }
+                    o
                 }
-                Ok(_) => return None,
-                // The message of Cedar's `AuthorizationError::PolicyEvaluationError`.
-                Err(e) => errors.push(format!("error while evaluating policy `{}`: {e}", rule.id)),
+            };
+            match outcome {
+                Outcome::Satisfied(true) if rule.permit => permits.push(&rule.shown_id),
+                Outcome::Satisfied(true) => forbids.push(&rule.shown_id),
+                Outcome::Satisfied(false) => {}
+                Outcome::Failed(message) => errors.push(message),
             }
         }
         let allowed = !permits.is_empty() && forbids.is_empty();
         let determining = if forbids.is_empty() { permits } else { forbids };
-        Some((
-            allowed,
-            determining.into_iter().map(ToString::to_string).collect(),
-            errors,
-        ))
+        Some((allowed, determining.into_iter().cloned().collect(), errors))
     }
 }

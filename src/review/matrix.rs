@@ -8,9 +8,9 @@ use cedar_policy::EntityUid;
 use serde::Serialize;
 
 use super::profile::{Profile, Profiles};
-use super::universe::{self, Case, Slot, Space};
+use super::universe::{self, Case, Shown, Slot, Space};
 use crate::domain::samples;
-use crate::{Decision, Query, Snapshot};
+use crate::{Query, Snapshot};
 
 /// What to include.
 #[derive(Debug, Clone, Default)]
@@ -116,27 +116,22 @@ pub fn write_csv(
 }
 
 /// Decided slots as cells with their profiles.
-fn to_cells(profiles: &mut Profiles<'_>, decided: Vec<(Slot<'_>, Decision)>) -> Vec<Cell> {
+fn to_cells(profiles: &mut Profiles<'_>, decided: Vec<(Slot<'_>, Shown<'_>)>) -> Vec<Cell> {
     decided
         .into_iter()
-        .map(|(slot, d)| {
-            let c = slot.case;
-            let action = c.query.action_name();
-            let action = if c.context_label.is_empty() {
-                action.to_string()
+        .map(|(slot, d)| Cell {
+            principal: slot.principal_shown.to_string(),
+            action: if slot.context_label.is_empty() {
+                slot.action.to_string()
             } else {
-                format!("{action}[{}]", c.context_label)
-            };
-            Cell {
-                principal: slot.principal.to_string(),
-                action,
-                resource: slot.resource.to_string(),
-                resource_type: slot.resource_type.to_string(),
-                allowed: d.is_allowed(),
-                failed: !d.errors().is_empty(),
-                profile: profiles.of(c.query.principal(), c.query.resource()),
-                reasons: d.into_causes(),
-            }
+                format!("{}[{}]", slot.action, slot.context_label)
+            },
+            resource: slot.resource_shown.to_string(),
+            resource_type: slot.resource_type.to_string(),
+            allowed: d.allowed,
+            failed: d.failed,
+            profile: profiles.of(slot.principal, slot.resource),
+            reasons: d.causes.to_vec(),
         })
         .collect()
 }
