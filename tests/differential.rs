@@ -226,6 +226,16 @@ fn cached_decisions_equal_cedars_on_every_request_asked_twice() {
             n += 1;
         }
     }
+    // Many at once (the sidecar's batches): misses decided together and
+    // kept, then answered from the cache; each as asked alone.
+    let fresh = shipped();
+    let cases = universe::cases(&fresh, None);
+    let queries: Vec<&teamgate::Query> = cases.iter().map(|c| &c.query).collect();
+    for _ in 0..2 {
+        for (q, d) in queries.iter().zip(fresh.try_decide_many(&queries)) {
+            assert_eq!(d, snap.try_decide(q, None), "{q:?}");
+        }
+    }
     let (after_hits, _) = teamgate::decision_cache_counts();
     assert!(n > 4000, "{n} decisions");
     assert!(

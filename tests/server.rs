@@ -43,6 +43,9 @@ fn batches_answer_in_order_from_one_snapshot() {
         json!({"principal": "User::\"erin\"", "action": "Action::\"viewProject\"", "resource": "Project::\"internal\""}),
         json!({"principal": "User::\"frank\"", "action": "Action::\"completeTask\"", "resource": "Task::\"website-qa\""}),
         json!({"principal": "User::\"frank\"", "action": "Action::\"editTask\"", "resource": "Task::\"website-qa\""}),
+        // The first pair again, not next to it (batches are decided grouped
+        // by principal and resource, and answered in order).
+        json!({"principal": "User::\"bob\"", "action": "Action::\"editProjectDetails\"", "resource": "Project::\"website\""}),
     ];
     let (code, v) = s.post(
         "/v1/batch_is_authorized",
@@ -55,7 +58,8 @@ fn batches_answer_in_order_from_one_snapshot() {
         .iter()
         .map(|r| r["decision"].as_str().unwrap())
         .collect();
-    assert_eq!(decisions, ["Allow", "Deny", "Allow", "Deny"]);
+    assert_eq!(decisions[..4], ["Allow", "Deny", "Allow", "Deny"]);
+    assert_eq!(decisions.len(), 5);
     for (i, r) in reqs.iter().enumerate() {
         let (_, single) = s.post("/v1/is_authorized", &r.to_string());
         assert_eq!(

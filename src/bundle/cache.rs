@@ -56,19 +56,34 @@ impl DecisionCache {
         query: &Query,
         decide: impl FnOnce() -> Result<Decision, E>,
     ) -> Result<Decision, E> {
-        let key = Key(
+        if let Some(d) = self.get(query) {
+            return Ok(d);
+        }
+        let d = decide()?;
+        self.put(query, d.clone());
+        Ok(d)
+    }
+
+    /// The cached decision for `query`, if there is one (counted as a hit
+    /// or a miss).
+    pub fn get(&self, query: &Query) -> Option<Decision> {
+        let found = self.0.get(&Self::key(query));
+        let counter = if found.is_some() { &HITS } else { &MISSES };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Keeps `decision` for `query`.
+    pub fn put(&self, query: &Query, decision: Decision) {
+        self.0.insert(Self::key(query), decision);
+    }
+
+    fn key(query: &Query) -> Key {
+        Key(
             query.principal().clone(),
             query.action().clone(),
             query.resource().clone(),
             query.context().to_string(),
-        );
-        if let Some(d) = self.0.get(&key) {
-            HITS.fetch_add(1, Ordering::Relaxed);
-            return Ok(d);
-        }
-        MISSES.fetch_add(1, Ordering::Relaxed);
-        let d = decide()?;
-        self.0.insert(key, d.clone());
-        Ok(d)
+        )
     }
 }

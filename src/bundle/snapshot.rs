@@ -86,6 +86,42 @@ impl Snapshot {
         Ok(engine.decide_request(&request, &entities))
     }
 
+    /// [`Snapshot::try_decide`] for each of `queries` against the stored
+    /// entities, answered in order: repeated ones from the decision cache
+    /// (when on), the others together by [`Snapshot::decide_batch`], taken
+    /// in (principal, resource) order so that the actions asked about one
+    /// pair share their policies' outcomes.
+    pub fn try_decide_many(&self, queries: &[&Query]) -> Vec<Result<Decision, RequestError>> {
+        let mut out: Vec<Option<Result<Decision, RequestError>>> = vec![None; queries.len()];
+        let mut misses: Vec<usize> = Vec::with_capacity(queries.len());
+        for (i, q) in queries.iter().enumerate() {
+            match self.cache.as_ref().and_then(|c| c.get(q)) {
+                Some(d) => out[i] = Some(Ok(d)),
+                None => misses.push(i),
+            }
+        }
+        // Stable: the queries of one pair keep their order.
+        misses.sort_by(|&a, &b| {
+            (queries[a].principal(), queries[a].resource())
+                .cmp(&(queries[b].principal(), queries[b].resource()))
+        });
+        // Each pair's queries over that pair's entities: a batch of
+        // different pairs is no slower than its requests one by one.
+        for run in misses.chunk_by(|&a, &b| {
+            (queries[a].principal(), queries[a].resource())
+                == (queries[b].principal(), queries[b].resource())
+        }) {
+            let batch: Vec<&Query> = run.iter().map(|&i| queries[i]).collect();
+            for (&i, answer) in run.iter().zip(self.decide_batch(&batch, None)) {
+                if let (Some(cache), Ok(d)) = (&self.cache, &answer) {
+                    cache.put(queries[i], d.clone());
+                }
+                out[i] = Some(answer);
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
     /// Decides many queries (without the decision cache) over one entity
     /// set: everything any of them reaches, built once instead of once per
     /// query. Consecutive queries of the same principal and resource
@@ -108,7 +144,7 @@ impl Snapshot {
             prepared
                 .iter()
                 .flatten()
-                .map(|q| (q.principal(), q.resource(), q.context())),
+                .map(|q| (q.principal(), q.action(), q.resource(), q.context())),
             under,
             &self.pack.reach,
         );

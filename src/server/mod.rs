@@ -263,15 +263,19 @@ async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) ->
     let snap = state.store.snapshot();
     let version = snap.version().to_string();
     let brings_entities = batch.requests.iter().any(AuthorizeRequest::brings_entities);
-    let run = move |state: &AppState| -> Result<Vec<_>, ApiError> {
-        let mut responses = Vec::with_capacity(batch.requests.len());
-        for (i, req) in batch.requests.iter().enumerate() {
-            responses
-                .push(decide(state, &snap, req).map_err(|e| e.within(&format!("requests[{i}]")))?);
-        }
-        Ok(responses)
-    };
-    let answered = if brings_entities {
+    let answered = if !brings_entities {
+        // All against the stored entities: decided together.
+        decide::decide_stored(&state, &snap, &batch.requests)
+    } else {
+        let run = move |state: &AppState| -> Result<Vec<_>, ApiError> {
+            let mut responses = Vec::with_capacity(batch.requests.len());
+            for (i, req) in batch.requests.iter().enumerate() {
+                responses.push(
+                    decide(state, &snap, req).map_err(|e| e.within(&format!("requests[{i}]")))?,
+                );
+            }
+            Ok(responses)
+        };
         let _one = state.entity_builds.acquire().await;
         let st = state.clone();
         match tokio::task::spawn_blocking(move || run(&st)).await {
@@ -281,8 +285,6 @@ async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) ->
                 format!("decision task failed: {e}"),
             )),
         }
-    } else {
-        run(&state)
     };
     match answered {
         Ok(responses) => Json(BatchResponse { responses, version }).into_response(),

@@ -337,29 +337,27 @@ impl EntityStore {
         self.entities_of(&included, under, action).into_cedar()
     }
 
-    /// The entities any of `requests` (principal, resource, context) can
-    /// reach, and every action: one entity set to decide them all with. A
-    /// request decides over it as over its own [`request_entities`]
-    /// (`EntityStore::request_entities`): the walk from all the roots
-    /// reaches each entity at its shortest distance from any of them, so
-    /// the union holds each request's entities, and the others are
-    /// entities its policies do not read.
+    /// The entities any of `requests` (principal, action, resource,
+    /// context) can reach, and their actions: one entity set to decide them
+    /// all with. A request decides over it as over its own
+    /// [`EntityStore::request_entities`]: the walk from all the roots reaches
+    /// each entity at its shortest distance from any of them, so the union
+    /// holds each request's entities, and the others are entities its
+    /// policies do not read.
     pub fn batch_entities<'q>(
         &self,
-        requests: impl Iterator<
-            Item = (
-                &'q cedar_policy::EntityUid,
-                &'q cedar_policy::EntityUid,
-                &'q Json,
-            ),
-        >,
+        requests: impl Iterator<Item = BatchRequest<'q>>,
         under: Option<&EntityStore>,
         reach: &Reach,
     ) -> cedar_policy::Entities {
         let mut roots: Vec<Key> = Vec::new();
+        let mut actions: Vec<&cedar_policy::EntityUid> = Vec::new();
         let mut seen: HashSet<(&cedar_policy::EntityUid, &cedar_policy::EntityUid)> =
             HashSet::new();
-        for (principal, resource, context) in requests {
+        for (principal, action, resource, context) in requests {
+            if !actions.contains(&action) {
+                actions.push(action);
+            }
             let plain =
                 matches!(context, Json::Null) || context.as_object().is_some_and(|m| m.is_empty());
             if !plain || seen.insert((principal, resource)) {
@@ -370,7 +368,11 @@ impl EntityStore {
         roots.dedup();
         let included = self.reached(roots, under, reach);
         let mut list = self.entities_of(&included, under, None);
-        list.add_actions(self.schema.actions.values().cloned());
+        list.add_actions(
+            actions
+                .into_iter()
+                .filter_map(|a| self.schema.actions.get(a.as_ref()).cloned()),
+        );
         list.into_cedar()
     }
 
@@ -935,6 +937,14 @@ impl Included {
         self.keys.push(k);
     }
 }
+
+/// One request of a batch: principal, action, resource, context.
+pub(crate) type BatchRequest<'q> = (
+    &'q cedar_policy::EntityUid,
+    &'q cedar_policy::EntityUid,
+    &'q cedar_policy::EntityUid,
+    &'q Json,
+);
 
 /// Cedar entities about to become an entity set.
 struct CedarList(Vec<Arc<ast::Entity>>);
