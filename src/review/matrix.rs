@@ -97,10 +97,20 @@ pub fn write_csv(
         None,
         space,
         progress,
-        || Profiles::new(snap),
-        |profiles, decided| {
+        || (),
+        |(), decided| {
+            // Straight from the slots: the CSV shows no profile.
             let mut text = String::with_capacity(decided.len() * 96);
-            csv_lines(&to_cells(profiles, decided), &mut text);
+            for (slot, d) in decided {
+                csv_row(
+                    &mut text,
+                    [slot.resource_type, slot.principal_shown],
+                    (slot.action, slot.context_label),
+                    slot.resource_shown,
+                    d.allowed,
+                    d.causes,
+                );
+            }
             text
         },
         |text| {
@@ -400,25 +410,54 @@ pub fn csv(cells: &[Cell]) -> String {
 
 /// One CSV line per cell, every field quoted.
 fn csv_lines(cells: &[Cell], out: &mut String) {
+    for c in cells {
+        csv_row(
+            out,
+            [&c.resource_type, &c.principal],
+            (&c.action, ""),
+            &c.resource,
+            c.allowed,
+            &c.reasons,
+        );
+    }
+}
+
+/// One CSV line: resource type, principal, action (with its context label
+/// in brackets when it has one), resource, decision, causes.
+fn csv_row(
+    out: &mut String,
+    [resource_type, principal]: [&str; 2],
+    (action, label): (&str, &str),
+    resource: &str,
+    allowed: bool,
+    causes: &[String],
+) {
     fn field(out: &mut String, s: &str) {
-        out.push('"');
         if s.contains('"') {
             out.push_str(&s.replace('"', "\"\""));
         } else {
             out.push_str(s);
         }
-        out.push('"');
     }
-    for c in cells {
-        field(out, &c.resource_type);
-        out.push(',');
-        field(out, &c.principal);
-        out.push(',');
-        field(out, &c.action);
-        out.push(',');
-        field(out, &c.resource);
-        out.push_str(if c.allowed { ",allow," } else { ",deny," });
-        field(out, &c.reasons.join(" "));
-        out.push('\n');
+    out.push('"');
+    field(out, resource_type);
+    out.push_str("\",\"");
+    field(out, principal);
+    out.push_str("\",\"");
+    field(out, action);
+    if !label.is_empty() {
+        out.push('[');
+        field(out, label);
+        out.push(']');
     }
+    out.push_str("\",\"");
+    field(out, resource);
+    out.push_str(if allowed { "\",allow,\"" } else { "\",deny,\"" });
+    for (i, c) in causes.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        field(out, c);
+    }
+    out.push_str("\"\n");
 }
