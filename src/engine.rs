@@ -332,6 +332,18 @@ impl Engine {
     /// entities present, context conforming to the schema. The context must
     /// be a JSON object or `null`.
     pub fn request(&self, query: &Query, entities: &Entities) -> Result<Request, RequestError> {
+        self.request_with(query, entities, None)
+    }
+
+    /// [`Engine::request`], reusing the contexts already read and checked
+    /// for the same action and context JSON (a matrix asks the same sample
+    /// contexts of every principal and resource).
+    pub fn request_with(
+        &self,
+        query: &Query,
+        entities: &Entities,
+        contexts: Option<&mut ContextCache>,
+    ) -> Result<Request, RequestError> {
         for (field, uid) in [
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
@@ -385,9 +397,24 @@ impl Engine {
                 self.empty_context(action).map_err(bad_context)?
             }
             v @ serde_json::Value::Object(_) => {
-                match lean_context(v).filter(|c| c.validate(&self.schema, action).is_ok()) {
+                let known = contexts
+                    .as_deref()
+                    .and_then(|cache| cache.get(action, v))
+                    .cloned();
+                match known {
                     Some(c) => c,
-                    None => self.parse_context(v, action).map_err(bad_context)?,
+                    None => {
+                        let c = match lean_context(v)
+                            .filter(|c| c.validate(&self.schema, action).is_ok())
+                        {
+                            Some(c) => c,
+                            None => self.parse_context(v, action).map_err(bad_context)?,
+                        };
+                        if let Some(cache) = contexts {
+                            cache.put(action, v, &c);
+                        }
+                        c
+                    }
                 }
             }
             other => {
@@ -465,6 +492,29 @@ impl Engine {
                 )),
             },
             None => Decision::deny_because("request has no policy slice"),
+        }
+    }
+}
+
+/// Contexts already read and checked against the schema, by action and
+/// context JSON (a handful: a linear search).
+#[derive(Debug, Default)]
+pub struct ContextCache(Vec<(EntityUid, serde_json::Value, Context)>);
+
+impl ContextCache {
+    /// Most contexts kept; past it, new ones are read each time.
+    const MAX: usize = 64;
+
+    fn get(&self, action: &EntityUid, json: &serde_json::Value) -> Option<&Context> {
+        self.0
+            .iter()
+            .find(|(a, j, _)| a == action && j == json)
+            .map(|(_, _, c)| c)
+    }
+
+    fn put(&mut self, action: &EntityUid, json: &serde_json::Value, context: &Context) {
+        if self.0.len() < Self::MAX {
+            self.0.push((action.clone(), json.clone(), context.clone()));
         }
     }
 }

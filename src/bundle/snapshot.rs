@@ -125,10 +125,11 @@ impl Snapshot {
     /// Decides many queries (without the decision cache) over one entity
     /// set: everything any of them reaches, built once instead of once per
     /// query. Consecutive queries of the same principal and resource
-    /// evaluate each policy that reads neither `action` nor `context` once. Each answer is the one [`Snapshot::try_decide`] gives: a
-    /// query's policies read only what its own request entities hold, and
-    /// those are all in the shared set (tests/differential.rs compares both
-    /// with Cedar's whole-set answers).
+    /// evaluate each policy that reads neither `action` nor `context` once.
+    /// Each answer is the one [`Snapshot::try_decide`] gives: a query's
+    /// policies read only what its own request entities hold, and those are
+    /// all in the shared set (tests/differential.rs compares both with
+    /// Cedar's whole-set answers).
     pub fn decide_batch(
         &self,
         queries: &[&Query],
@@ -152,12 +153,13 @@ impl Snapshot {
         // Consecutive queries of one principal and resource share the
         // outcomes of the policies that read neither action nor context.
         let mut memo = crate::engine::Memo::default();
+        let mut contexts = crate::engine::ContextCache::default();
         let mut pair: Option<(&EntityUid, &EntityUid)> = None;
         prepared
             .iter()
             .map(|q| {
                 let q = q.as_ref().map_err(Clone::clone)?;
-                let request = engine.request(q, &entities)?;
+                let request = engine.request_with(q, &entities, Some(&mut contexts))?;
                 if pair != Some((q.principal(), q.resource())) {
                     memo.forget();
                     pair = Some((q.principal(), q.resource()));

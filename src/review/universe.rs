@@ -306,7 +306,8 @@ impl Space {
     /// principals, over every resource and every action of one
     /// (principal type, resource type), grouped by (principal, resource)
     /// so that the actions of a pair share their policies' outcomes. Each
-    /// piece is (case numbers, cases), about `size` cases.
+    /// piece is (the parts, its number of cases -- about `size` --, the
+    /// principals' indexes).
     fn pieces(&self, size: usize) -> Vec<(Vec<usize>, usize, std::ops::Range<usize>)> {
         // (parts of one principal and resource type, principal range)
         let mut groups: Vec<Vec<usize>> = Vec::new();
