@@ -119,6 +119,8 @@ impl Engine {
         let mut slices: HashMap<EntityUid, Vec<Slice>> = HashMap::new();
         for env in schema.request_envs() {
             let action = env.action().clone();
+            let ptype: &cedar_policy_core::ast::EntityType = env.principal().as_ref();
+            let rtype: &cedar_policy_core::ast::EntityType = env.resource().as_ref();
             let ancestors: HashSet<EntityUid> = actions
                 .ancestors(&action)
                 .map(|it| it.cloned().collect())
@@ -151,7 +153,7 @@ impl Engine {
                     let (copy, rule, guards) = decided
                         .get(p.id())
                         .ok_or_else(|| Problem::new(format!("policy {} vanished", p.id())))?;
-                    slice.push((copy.clone(), rule.clone()));
+                    slice.push((copy.clone(), rule.for_types(ptype, rtype)));
                     guarded.push(guards);
                 }
             }
