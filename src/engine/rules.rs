@@ -100,10 +100,6 @@ impl Rule {
 /// boolean connectives over literals folded (see [`Rule::for_types`]).
 fn fold(e: &ast::Expr, principal: &ast::EntityType, resource: &ast::EntityType) -> ast::Expr {
     use ast::ExprKind;
-    let literal = |e: &ast::Expr| match e.expr_kind() {
-        ExprKind::Lit(ast::Literal::Bool(b)) => Some(*b),
-        _ => None,
-    };
     match e.expr_kind() {
         ExprKind::Is { expr, entity_type } => match expr.expr_kind() {
             ExprKind::Var(ast::Var::Principal) => ast::Expr::val(entity_type == principal),
@@ -111,36 +107,40 @@ fn fold(e: &ast::Expr, principal: &ast::EntityType, resource: &ast::EntityType) 
             _ => e.clone(),
         },
         ExprKind::And { left, right } => {
-            let left = fold(left, principal, resource);
-            match literal(&left) {
-                Some(false) => ast::Expr::val(false),
-                Some(true) => {
-                    let right = fold(right, principal, resource);
-                    if surely_boolean(&right) {
-                        right
-                    } else {
-                        ast::Expr::and(left, right)
-                    }
-                }
-                None => ast::Expr::and(left, fold(right, principal, resource)),
-            }
+            connective(left, right, false, ast::Expr::and, principal, resource)
         }
         ExprKind::Or { left, right } => {
-            let left = fold(left, principal, resource);
-            match literal(&left) {
-                Some(true) => ast::Expr::val(true),
-                Some(false) => {
-                    let right = fold(right, principal, resource);
-                    if surely_boolean(&right) {
-                        right
-                    } else {
-                        ast::Expr::or(left, right)
-                    }
-                }
-                None => ast::Expr::or(left, fold(right, principal, resource)),
-            }
+            connective(left, right, true, ast::Expr::or, principal, resource)
         }
         _ => e.clone(),
+    }
+}
+
+/// `left && right` (`decides` false) or `left || right` (`decides` true),
+/// folded: a left side equal to `decides` is the answer (Cedar never
+/// evaluates the right side); the other literal leaves the right side,
+/// alone when it is surely a boolean.
+fn connective(
+    left: &ast::Expr,
+    right: &ast::Expr,
+    decides: bool,
+    join: fn(ast::Expr, ast::Expr) -> ast::Expr,
+    principal: &ast::EntityType,
+    resource: &ast::EntityType,
+) -> ast::Expr {
+    let left = fold(left, principal, resource);
+    let right = || fold(right, principal, resource);
+    match left.expr_kind() {
+        ast::ExprKind::Lit(ast::Literal::Bool(b)) if *b == decides => ast::Expr::val(decides),
+        ast::ExprKind::Lit(ast::Literal::Bool(_)) => {
+            let right = right();
+            if surely_boolean(&right) {
+                right
+            } else {
+                join(left, right)
+            }
+        }
+        _ => join(left, right()),
     }
 }
 
