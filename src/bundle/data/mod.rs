@@ -352,8 +352,8 @@ impl EntityStore {
     ) -> cedar_policy::Entities {
         let mut roots: Vec<Key> = Vec::new();
         let mut actions: Vec<&cedar_policy::EntityUid> = Vec::new();
-        let mut seen: HashSet<(&cedar_policy::EntityUid, &cedar_policy::EntityUid)> =
-            HashSet::new();
+        let mut seen: FastSet<(&cedar_policy::EntityUid, &cedar_policy::EntityUid)> =
+            FastSet::default();
         for (principal, action, resource, context) in requests {
             if !actions.contains(&action) {
                 actions.push(action);
@@ -903,12 +903,15 @@ fn normalize(ty: &str, attr: &str, v: &mut Val) {
     }
 }
 
+/// A hash set with the entity maps' hasher (foldhash).
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
 /// The keys a walk has included, in the order met; past a handful, also
 /// hashed (a request reaches a few entities, a batch thousands).
 #[derive(Default)]
 struct Included {
     keys: Vec<Key>,
-    index: Option<HashSet<Key>>,
+    index: Option<FastSet<Key>>,
 }
 
 impl Included {
@@ -928,7 +931,7 @@ impl Included {
                 set.insert(k.clone());
             }
             None if self.keys.len() >= Self::LINEAR => {
-                let mut set: HashSet<Key> = self.keys.iter().cloned().collect();
+                let mut set: FastSet<Key> = self.keys.iter().cloned().collect();
                 set.insert(k.clone());
                 self.index = Some(set);
             }
