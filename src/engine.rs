@@ -153,7 +153,7 @@ impl Engine {
                     let (copy, rule, guards) = decided
                         .get(p.id())
                         .ok_or_else(|| Problem::new(format!("policy {} vanished", p.id())))?;
-                    slice.push((copy.clone(), rule.for_types(ptype, rtype)));
+                    slice.push((copy.clone(), rule.for_types(ptype, rtype, schema.as_ref())));
                     guarded.push(guards);
                 }
             }

@@ -54,9 +54,14 @@ impl Literal {
     /// (values of another kind are simply not equal). Read in place: no
     /// copy of the value.
     fn matches(&self, value: &ast::Value) -> bool {
-        let ast::ValueKind::Lit(lit) = &value.value else {
-            return false;
-        };
+        match &value.value {
+            ast::ValueKind::Lit(lit) => self.equals(lit),
+            _ => false,
+        }
+    }
+
+    /// Whether a Cedar literal is this literal.
+    fn equals(&self, lit: &ast::Literal) -> bool {
         match (self, lit) {
             (Literal::Entity(a), ast::Literal::EntityUID(b)) => {
                 let a: &ast::EntityUID = a.as_ref();
@@ -179,8 +184,18 @@ impl Split {
                     lits.get(i)
                 })
                 .collect();
+            // Every principal of this sub-slice has each guarded attribute
+            // equal to its pick, or (for "any other value") to none of the
+            // literals: comparisons with those literals are decided.
+            let equals = |attr: &str, lit: &ast::Literal| -> Option<bool> {
+                let i = attrs.iter().position(|(a, _)| a == attr)?;
+                match picks[i] {
+                    Some(pick) => Some(pick.equals(lit)),
+                    None => attrs[i].1.iter().any(|l| l.equals(lit)).then_some(false),
+                }
+            };
             let mut set = Vec::new();
-            for (p, gs) in policies.iter().zip(guarded) {
+            for ((policy, rule), gs) in policies.iter().zip(guarded) {
                 let kept = gs.iter().all(|(attr, lit)| {
                     attrs
                         .iter()
@@ -188,7 +203,7 @@ impl Split {
                         .is_some_and(|i| picks[i] == Some(lit))
                 });
                 if kept {
-                    set.push(p.clone());
+                    set.push((policy.clone(), rule.knowing(&equals)));
                 }
             }
             subs.push(Prepared::new(set)?);
@@ -299,5 +314,49 @@ mod tests {
         assert_eq!(ids(1), ["b", "c"]);
         assert_eq!(ids(2), ["c"]);
         assert_eq!(split.largest(), 2);
+    }
+
+    #[test]
+    fn each_sub_slice_decides_the_comparisons_its_pick_settles() {
+        let ps = [
+            named(
+                "a",
+                r#"permit(principal, action, resource) when { principal.license == "guest" && principal.n > 1 };"#,
+            ),
+            named(
+                "b",
+                r#"permit(principal, action, resource) when { principal.license == "full" };"#,
+            ),
+            // No guard (a disjunction): kept everywhere, its comparisons
+            // decided where the pick settles them.
+            named(
+                "d",
+                r#"permit(principal, action, resource) when { principal.license == "guest" || principal.license == "trial" };"#,
+            ),
+        ];
+        let gs: Vec<Guards> = ps.iter().map(guards).collect();
+        let refs: Vec<&Guards> = gs.iter().collect();
+        let with_rules: Vec<(Policy, Arc<Rule>)> = ps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), Rule::new(p, i)))
+            .collect();
+        let split = Split::new(&with_rules, &refs)
+            .expect("split")
+            .expect("guarded");
+        let scope = "true && (true && (true && ";
+        let conditions = |i: usize| -> Vec<String> {
+            split.subs[i]
+                .conditions()
+                .into_iter()
+                .map(|c| c.replace(scope, "").replace(")))", ""))
+                .collect()
+        };
+        // guest: `a` reduced to its rest, `d` satisfied.
+        assert_eq!(conditions(0), ["!(principal.n <= 1)", "true"]);
+        // full: `b` satisfied, `d` false (a full licence is neither).
+        assert_eq!(conditions(1), ["true", "false"]);
+        // Any other value: not guest, but perhaps trial.
+        assert_eq!(conditions(2), [r#"principal.license == "trial""#]);
     }
 }

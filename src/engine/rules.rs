@@ -27,6 +27,8 @@ use cedar_policy::{Entities, Policy, PolicySet, Request};
 use cedar_policy_core::ast;
 use cedar_policy_core::evaluator::Evaluator;
 use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::validator::types::OpenTag;
+use cedar_policy_core::validator::ValidatorSchema;
 
 use crate::error::Problem;
 
@@ -84,34 +86,134 @@ impl Rule {
         &self,
         principal: &ast::EntityType,
         resource: &ast::EntityType,
+        schema: &ValidatorSchema,
     ) -> Arc<Rule> {
+        self.refolded(&Facts {
+            types: Some((principal, resource, schema)),
+            equals: &|_, _| None,
+        })
+    }
+
+    /// The rule for a sub-slice whose principals all have known values of
+    /// some attributes (see [`super::guard`]): `equals(attr, literal)` says
+    /// whether `principal.attr == literal` holds for every principal the
+    /// sub-slice serves (`None` when it cannot tell), and each such
+    /// comparison it decides is replaced by its value, then folded as in
+    /// [`Rule::for_types`]. The sub-slice is picked by reading those very
+    /// attributes from the entities the request is decided over, so the
+    /// comparison would evaluate, without error, to the same value.
+    pub(super) fn knowing(
+        &self,
+        equals: &dyn Fn(&str, &ast::Literal) -> Option<bool>,
+    ) -> Arc<Rule> {
+        self.refolded(&Facts {
+            types: None,
+            equals,
+        })
+    }
+
+    fn refolded(&self, facts: &Facts<'_>) -> Arc<Rule> {
         Arc::new(Rule {
             shown_id: self.shown_id.clone(),
             permit: self.permit,
-            condition: fold(&self.condition, principal, resource),
+            condition: fold(&self.condition, facts),
             slots: self.slots.clone(),
             number: self.number,
             per_pair: self.per_pair,
         })
     }
+
+    /// The condition as Cedar writes it (for tests of the folding).
+    #[cfg(test)]
+    pub(super) fn shown_condition(&self) -> String {
+        self.condition.to_string()
+    }
 }
 
-/// `e` with type tests of the principal and resource decided and the
-/// boolean connectives over literals folded (see [`Rule::for_types`]).
-fn fold(e: &ast::Expr, principal: &ast::EntityType, resource: &ast::EntityType) -> ast::Expr {
+/// What a slice knows of its requests before evaluating anything.
+struct Facts<'a> {
+    /// The principal's and the resource's types, and the schema that
+    /// declares their attributes.
+    types: Option<(
+        &'a ast::EntityType,
+        &'a ast::EntityType,
+        &'a ValidatorSchema,
+    )>,
+    /// Whether `principal.ATTR == LITERAL` holds, where known.
+    equals: &'a dyn Fn(&str, &ast::Literal) -> Option<bool>,
+}
+
+impl Facts<'_> {
+    /// The value of `e` when it is a type test or a principal-attribute
+    /// comparison these facts decide.
+    fn decide(&self, e: &ast::Expr) -> Option<bool> {
+        use ast::ExprKind;
+        match e.expr_kind() {
+            ExprKind::Is { expr, entity_type } => {
+                let (principal, resource, _) = self.types?;
+                match expr.expr_kind() {
+                    ExprKind::Var(ast::Var::Principal) => Some(entity_type == principal),
+                    ExprKind::Var(ast::Var::Resource) => Some(entity_type == resource),
+                    _ => None,
+                }
+            }
+            // `principal has a` / `resource has a` where the type declares no
+            // `a` (closed attributes): false. Every entity teamgate decides
+            // over was checked against the schema, which refuses undeclared
+            // attributes, and a missing entity has no attribute either.
+            ExprKind::HasAttr { expr, attr } => {
+                let (principal, resource, schema) = self.types?;
+                let ty = match expr.expr_kind() {
+                    ExprKind::Var(ast::Var::Principal) => principal,
+                    ExprKind::Var(ast::Var::Resource) => resource,
+                    _ => return None,
+                };
+                let declared = schema.get_entity_type(ty)?;
+                let closed = !declared.is_external()
+                    && declared.open_attributes() == OpenTag::ClosedAttributes;
+                (closed && declared.attr(attr).is_none()).then_some(false)
+            }
+            ExprKind::BinaryApp {
+                op: ast::BinaryOp::Eq,
+                arg1,
+                arg2,
+            } => {
+                let (attr, literal) =
+                    principal_attr_eq(arg1, arg2).or_else(|| principal_attr_eq(arg2, arg1))?;
+                (self.equals)(attr, literal)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `(ATTR, LITERAL)` when `left` is `principal.ATTR` and `right` a literal.
+fn principal_attr_eq<'e>(
+    left: &'e ast::Expr,
+    right: &'e ast::Expr,
+) -> Option<(&'e str, &'e ast::Literal)> {
+    let ast::ExprKind::GetAttr { expr, attr } = left.expr_kind() else {
+        return None;
+    };
+    let ast::ExprKind::Var(ast::Var::Principal) = expr.expr_kind() else {
+        return None;
+    };
+    let ast::ExprKind::Lit(literal) = right.expr_kind() else {
+        return None;
+    };
+    Some((attr.as_str(), literal))
+}
+
+/// `e` with what `facts` decide replaced by its value and the boolean
+/// connectives over literals folded (see [`Rule::for_types`]).
+fn fold(e: &ast::Expr, facts: &Facts<'_>) -> ast::Expr {
     use ast::ExprKind;
+    if let Some(b) = facts.decide(e) {
+        return ast::Expr::val(b);
+    }
     match e.expr_kind() {
-        ExprKind::Is { expr, entity_type } => match expr.expr_kind() {
-            ExprKind::Var(ast::Var::Principal) => ast::Expr::val(entity_type == principal),
-            ExprKind::Var(ast::Var::Resource) => ast::Expr::val(entity_type == resource),
-            _ => e.clone(),
-        },
-        ExprKind::And { left, right } => {
-            connective(left, right, false, ast::Expr::and, principal, resource)
-        }
-        ExprKind::Or { left, right } => {
-            connective(left, right, true, ast::Expr::or, principal, resource)
-        }
+        ExprKind::And { left, right } => connective(left, right, false, ast::Expr::and, facts),
+        ExprKind::Or { left, right } => connective(left, right, true, ast::Expr::or, facts),
         _ => e.clone(),
     }
 }
@@ -125,11 +227,10 @@ fn connective(
     right: &ast::Expr,
     decides: bool,
     join: fn(ast::Expr, ast::Expr) -> ast::Expr,
-    principal: &ast::EntityType,
-    resource: &ast::EntityType,
+    facts: &Facts<'_>,
 ) -> ast::Expr {
-    let left = fold(left, principal, resource);
-    let right = || fold(right, principal, resource);
+    let left = fold(left, facts);
+    let right = || fold(right, facts);
     match left.expr_kind() {
         ast::ExprKind::Lit(ast::Literal::Bool(b)) if *b == decides => ast::Expr::val(decides),
         ast::ExprKind::Lit(ast::Literal::Bool(_)) => {
@@ -140,7 +241,17 @@ fn connective(
                 join(left, right)
             }
         }
-        _ => join(left, right()),
+        _ => {
+            let right = right();
+            // `X && true` and `X || false` are X when X is surely a boolean.
+            let neutral = matches!(right.expr_kind(),
+                ast::ExprKind::Lit(ast::Literal::Bool(b)) if *b != decides);
+            if neutral && surely_boolean(&left) {
+                left
+            } else {
+                join(left, right)
+            }
+        }
     }
 }
 
@@ -243,6 +354,12 @@ impl Prepared {
         self.rules.len()
     }
 
+    /// Each rule's condition as Cedar writes it, in order (for tests).
+    #[cfg(test)]
+    pub(super) fn conditions(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.shown_condition()).collect()
+    }
+
     /// Evaluates every rule as Cedar's authorizer would; `None` when a rule
     /// gives something the authorizer handles otherwise (a residual or a
     /// non-boolean value), so that the caller asks the authorizer itself.
@@ -303,15 +420,24 @@ impl Prepared {
 mod tests {
     use super::*;
 
-    fn folded(condition: &str) -> String {
+    fn rule(condition: &str) -> Arc<Rule> {
         let text = format!("permit(principal, action, resource) when {{ {condition} }};");
         let policy = Policy::parse(None, text).expect("policy");
         let (user, project): (ast::EntityType, ast::EntityType) = (
             "User".parse().expect("type"),
             "Project".parse().expect("type"),
         );
-        let rule = Rule::new(&policy, 0).for_types(&user, &project);
-        rule.condition.to_string()
+        let schema = cedar_policy::Schema::from_cedarschema_str(
+            "entity User { n: Long, flag: Bool, role: String }; \
+             entity Project { creator?: User }; entity Task { project: Project };",
+        )
+        .expect("schema")
+        .0;
+        Rule::new(&policy, 0).for_types(&user, &project, schema.as_ref())
+    }
+
+    fn folded(condition: &str) -> String {
+        rule(condition).shown_condition()
     }
 
     #[test]
@@ -334,6 +460,53 @@ mod tests {
         assert_eq!(
             folded("principal.n == 1 && resource is Task"),
             "(principal.n == 1) && false"
+        );
+        // `X || false` and `X && true` are X when X is surely a boolean...
+        assert_eq!(
+            folded("principal.n == 1 || resource is Task"),
+            "principal.n == 1"
+        );
+        assert_eq!(
+            folded("principal.n == 1 && resource is Project"),
+            "principal.n == 1"
+        );
+        // ... and keep the type check when it is not.
+        assert_eq!(
+            folded("principal.flag || resource is Task"),
+            "principal.flag || false"
+        );
+    }
+
+    #[test]
+    fn attributes_the_schema_does_not_declare_are_absent() {
+        // Project declares no `project`: the whole second branch goes.
+        assert_eq!(
+            folded("(resource has creator && resource.creator == principal) || (resource has project && resource.project.creator == principal)"),
+            "(resource has creator) && (resource.creator == principal)"
+        );
+        // Declared (optional or required) attributes are still asked.
+        assert_eq!(folded("principal has n"), "principal has n");
+        // Only `principal` and `resource`, whose types the slice knows.
+        assert_eq!(folded("context has project"), "context has project");
+    }
+
+    #[test]
+    fn known_principal_attributes_decide_their_comparisons() {
+        let admin = ast::Literal::String("admin".into());
+        let equals = |attr: &str, lit: &ast::Literal| (attr == "role").then(|| *lit == admin);
+        let known = |condition: &str| rule(condition).knowing(&equals).shown_condition();
+        assert_eq!(
+            known(r#"principal.role == "admin" && principal.n == 1"#),
+            "principal.n == 1"
+        );
+        assert_eq!(
+            known(r#""user" == principal.role && principal.n == 1"#),
+            "false"
+        );
+        // Other attributes, and comparisons that are not with a literal, stay.
+        assert_eq!(
+            known(r#"principal.flag == true && principal.role == resource.role"#),
+            "(principal.flag == true) && (principal.role == resource.role)"
         );
     }
 }
