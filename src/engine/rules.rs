@@ -333,6 +333,62 @@ pub(super) struct Prepared {
     /// The policies, for Cedar's authorizer and for reports.
     pub(super) set: PolicySet,
     rules: Vec<Arc<Rule>>,
+    /// How each rule (same order) is evaluated.
+    plans: Vec<Plan>,
+    /// Leading conditions several rules of the slice share, each evaluated
+    /// at most once per decision.
+    shared: Vec<ast::Expr>,
+}
+
+/// How a rule's condition is evaluated.
+#[derive(Debug)]
+enum Plan {
+    /// As it is.
+    Alone,
+    /// It is `P`, `!P` or `P && rest`, with `P` shared by other rules of
+    /// the slice (`shared[prefix]`) and both sides surely booleans.
+    /// Cedar evaluates `P` first, stops at a `false` or an error, and
+    /// returns `rest`'s value otherwise, so `P`'s outcome, evaluated once,
+    /// settles the condition or leaves `rest` to evaluate.
+    Shared {
+        prefix: usize,
+        negated: bool,
+        rest: Option<ast::Expr>,
+    },
+}
+
+/// `(P, negated, rest)` when `e` is `P`, `!P` or `P && rest` (`P` the
+/// leftmost conjunct of a chain, `(P && A) && B` read as `P && (A && B)`,
+/// which Cedar evaluates in the same order) with every part surely a
+/// boolean and `P` free of slots, so that its outcome is the same in every
+/// rule that has it.
+fn leading(e: &ast::Expr) -> Option<(&ast::Expr, bool, Option<ast::Expr>)> {
+    use ast::ExprKind;
+    let shareable = |p: &ast::Expr| {
+        surely_boolean(p)
+            && !matches!(
+                p.expr_kind(),
+                ExprKind::Lit(_) | ExprKind::And { .. } | ExprKind::Or { .. }
+            )
+            && !p
+                .subexpressions()
+                .any(|s| matches!(s.expr_kind(), ExprKind::Slot(_) | ExprKind::Unknown(_)))
+    };
+    match e.expr_kind() {
+        ExprKind::And { left, right } if surely_boolean(right) => match leading(left)? {
+            (p, false, None) => Some((p, false, Some((**right).clone()))),
+            (p, false, Some(rest)) => {
+                Some((p, false, Some(ast::Expr::and(rest, (**right).clone()))))
+            }
+            _ => None,
+        },
+        ExprKind::UnaryApp {
+            op: ast::UnaryOp::Not,
+            arg,
+        } if shareable(arg) => Some((arg, true, None)),
+        _ if shareable(e) => Some((e, false, None)),
+        _ => None,
+    }
 }
 
 impl Prepared {
@@ -345,7 +401,38 @@ impl Prepared {
                 .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
             rules.push(rule);
         }
-        Ok(Prepared { set, rules })
+        let leads: Vec<_> = rules.iter().map(|r| leading(&r.condition)).collect();
+        let mut uses: std::collections::HashMap<&ast::Expr, usize> = Default::default();
+        for (p, _, _) in leads.iter().flatten() {
+            *uses.entry(*p).or_default() += 1;
+        }
+        let mut shared: Vec<ast::Expr> = Vec::new();
+        let plans = leads
+            .into_iter()
+            .map(|lead| match lead {
+                Some((p, negated, rest)) if uses.get(p).is_some_and(|n| *n > 1) => {
+                    let prefix = match shared.iter().position(|s| s == p) {
+                        Some(i) => i,
+                        None => {
+                            shared.push(p.clone());
+                            shared.len() - 1
+                        }
+                    };
+                    Plan::Shared {
+                        prefix,
+                        negated,
+                        rest,
+                    }
+                }
+                _ => Plan::Alone,
+            })
+            .collect();
+        Ok(Prepared {
+            set,
+            rules,
+            plans,
+            shared,
+        })
     }
 
     /// Number of policies.
@@ -360,6 +447,12 @@ impl Prepared {
         self.rules.iter().map(|r| r.shown_condition()).collect()
     }
 
+    /// The number of shared leading conditions (for tests).
+    #[cfg(test)]
+    pub(super) fn shared_len(&self) -> usize {
+        self.shared.len()
+    }
+
     /// Evaluates every rule as Cedar's authorizer would; `None` when a rule
     /// gives something the authorizer handles otherwise (a residual or a
     /// non-boolean value), so that the caller asks the authorizer itself.
@@ -372,8 +465,11 @@ impl Prepared {
         mut memo: Option<&mut Memo>,
     ) -> Option<Answer> {
         let mut eval: Option<Evaluator<'_>> = None;
+        // Outcomes of the shared leading conditions: satisfied, or Cedar's
+        // error message.
+        let mut leads: Vec<Option<Result<bool, String>>> = Vec::new();
         let (mut permits, mut forbids, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-        for rule in &self.rules {
+        for (rule, plan) in self.rules.iter().zip(&self.plans) {
             let known = match (&memo, rule.per_pair) {
                 (Some(m), true) => m.get(rule).cloned(),
                 _ => None,
@@ -385,17 +481,31 @@ impl Prepared {
                         let core: &ast::Request = request.as_ref();
                         Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available())
                     });
-                    let o = match eval.partial_interpret(&rule.condition, &rule.slots) {
-                        Ok(ast::PartialValue::Value(ast::Value {
-                            value: ast::ValueKind::Lit(ast::Literal::Bool(b)),
-                            ..
-                        })) => Outcome::Satisfied(b),
-                        Ok(_) => return None,
-                        // The message of Cedar's `AuthorizationError::PolicyEvaluationError`.
-                        Err(e) => Outcome::Failed(format!(
-                            "error while evaluating policy `{}`: {e}",
-                            rule.shown_id
-                        )),
+                    let o = match plan {
+                        Plan::Alone => outcome(eval, &rule.condition, rule)?,
+                        Plan::Shared {
+                            prefix,
+                            negated,
+                            rest,
+                        } => {
+                            if leads.is_empty() {
+                                leads.resize(self.shared.len(), None);
+                            }
+                            let lead = match &leads[*prefix] {
+                                Some(known) => known.clone(),
+                                None => {
+                                    let lead = value(eval, &self.shared[*prefix], &rule.slots)?;
+                                    leads[*prefix] = Some(lead.clone());
+                                    lead
+                                }
+                            };
+                            match (lead, rest) {
+                                (Err(message), _) => Outcome::Failed(failed(rule, &message)),
+                                (Ok(b), _) if *negated => Outcome::Satisfied(!b),
+                                (Ok(true), Some(rest)) => outcome(eval, rest, rule)?,
+                                (Ok(b), _) => Outcome::Satisfied(b),
+                            }
+                        }
                     };
                     if let (Some(m), true) = (memo.as_deref_mut(), rule.per_pair) {
                         m.put(rule, o.clone());
@@ -414,6 +524,40 @@ impl Prepared {
         let determining = if forbids.is_empty() { permits } else { forbids };
         Some((allowed, determining.into_iter().cloned().collect(), errors))
     }
+}
+
+/// The value of `condition` (part of a rule's, with its `slots`):
+/// satisfied or not, or Cedar's error message; `None` for what Cedar's
+/// authorizer handles otherwise (a residual or a non-boolean value).
+fn value(
+    eval: &Evaluator<'_>,
+    condition: &ast::Expr,
+    slots: &ast::SlotEnv,
+) -> Option<Result<bool, String>> {
+    match eval.partial_interpret(condition, slots) {
+        Ok(ast::PartialValue::Value(ast::Value {
+            value: ast::ValueKind::Lit(ast::Literal::Bool(b)),
+            ..
+        })) => Some(Ok(b)),
+        Ok(_) => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// [`value`] as `rule`'s outcome.
+fn outcome(eval: &Evaluator<'_>, condition: &ast::Expr, rule: &Rule) -> Option<Outcome> {
+    Some(match value(eval, condition, &rule.slots)? {
+        Ok(b) => Outcome::Satisfied(b),
+        Err(message) => Outcome::Failed(failed(rule, &message)),
+    })
+}
+
+/// The message of Cedar's `AuthorizationError::PolicyEvaluationError`.
+fn failed(rule: &Rule, message: &str) -> String {
+    format!(
+        "error while evaluating policy `{}`: {message}",
+        rule.shown_id
+    )
 }
 
 #[cfg(test)]
@@ -508,5 +652,105 @@ mod tests {
             known(r#"principal.flag == true && principal.role == resource.role"#),
             "(principal.flag == true) && (principal.role == resource.role)"
         );
+    }
+
+    #[test]
+    fn shared_leading_conditions_answer_as_cedar_does_with_and_without_errors() {
+        let texts = [
+            (
+                "a",
+                r#"permit(principal, action, resource) when { principal.n == 1 && principal.role == "x" };"#,
+            ),
+            (
+                "b",
+                r#"permit(principal, action, resource) when { principal.n == 1 };"#,
+            ),
+            (
+                "c",
+                r#"forbid(principal, action, resource) when { !(principal.n == 1) };"#,
+            ),
+            (
+                "d",
+                r#"permit(principal, action, resource) when { (principal.n == 1 && principal.role == "y") && principal.n == 1 };"#,
+            ),
+            (
+                "e",
+                r#"permit(principal, action, resource) when { principal.role == "x" };"#,
+            ),
+        ];
+        let (user, project): (ast::EntityType, ast::EntityType) = (
+            "User".parse().expect("type"),
+            "Project".parse().expect("type"),
+        );
+        let schema = cedar_policy::Schema::from_cedarschema_str(
+            "entity User { n: Long, role: String }; entity Project; \
+             action go appliesTo { principal: User, resource: Project };",
+        )
+        .expect("schema")
+        .0;
+        let policies: Vec<(Policy, Arc<Rule>)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (id, text))| {
+                let p =
+                    Policy::parse(Some(cedar_policy::PolicyId::new(*id)), *text).expect("policy");
+                let r = Rule::new(&p, i).for_types(&user, &project, schema.as_ref());
+                (p, r)
+            })
+            .collect();
+        let prepared = Prepared::new(policies).expect("slice");
+        assert_eq!(prepared.shared_len(), 1, "`principal.n == 1` is shared");
+        let request = Request::new(
+            r#"User::"u""#.parse().expect("uid"),
+            r#"Action::"go""#.parse().expect("uid"),
+            r#"Project::"p""#.parse().expect("uid"),
+            cedar_policy::Context::empty(),
+            None,
+        )
+        .expect("request");
+        let user_with = |n: i64, role: &str| {
+            serde_json::json!([{"uid": {"type": "User", "id": "u"},
+                                "attrs": {"n": n, "role": role}, "parents": []}])
+        };
+        // Satisfied, not satisfied, and an error (no such user) in the lead.
+        for data in [
+            user_with(1, "x"),
+            user_with(1, "y"),
+            user_with(2, "x"),
+            serde_json::json!([]),
+        ] {
+            let entities = Entities::from_json_value(data.clone(), None).expect("entities");
+            let (allowed, mut reasons, mut errors) =
+                prepared.decide(&request, &entities, None).expect("decided");
+            let cedar =
+                cedar_policy::Authorizer::new().is_authorized(&request, &prepared.set, &entities);
+            let mut cedar_reasons: Vec<String> = cedar
+                .diagnostics()
+                .reason()
+                .map(|p| p.to_string())
+                .collect();
+            let mut cedar_errors: Vec<String> = cedar
+                .diagnostics()
+                .errors()
+                .map(|e| e.to_string())
+                .collect();
+            for v in [
+                &mut reasons,
+                &mut errors,
+                &mut cedar_reasons,
+                &mut cedar_errors,
+            ] {
+                v.sort();
+            }
+            assert_eq!(
+                (allowed, reasons, errors),
+                (
+                    cedar.decision() == cedar_policy::Decision::Allow,
+                    cedar_reasons,
+                    cedar_errors
+                ),
+                "{data}"
+            );
+        }
     }
 }
