@@ -335,9 +335,9 @@ pub(super) struct Prepared {
     rules: Vec<Arc<Rule>>,
     /// How each rule (same order) is evaluated.
     plans: Vec<Plan>,
-    /// Leading conditions several rules of the slice share, each evaluated
-    /// at most once per decision.
-    shared: Vec<ast::Expr>,
+    /// The conditions the chained rules are made of, each evaluated at
+    /// most once per decision.
+    parts: Vec<ast::Expr>,
 }
 
 /// How a rule's condition is evaluated.
@@ -345,49 +345,50 @@ pub(super) struct Prepared {
 enum Plan {
     /// As it is.
     Alone,
-    /// It is `P`, `!P` or `P && rest`, with `P` shared by other rules of
-    /// the slice (`shared[prefix]`) and both sides surely booleans.
-    /// Cedar evaluates `P` first, stops at a `false` or an error, and
-    /// returns `rest`'s value otherwise, so `P`'s outcome, evaluated once,
-    /// settles the condition or leaves `rest` to evaluate.
-    Shared {
-        prefix: usize,
-        negated: bool,
-        rest: Option<ast::Expr>,
-    },
+    /// As the chain `c1 && c2 && ... && cn` it is, each `c` a part (or the
+    /// negation of one) that some rule of the slice shares: Cedar
+    /// evaluates the conjuncts in order and stops at the first `false` or
+    /// error, and a part's value or error is the same in every rule that
+    /// has it (no slots), so each part is evaluated once per decision.
+    Chain(Vec<Conjunct>),
 }
 
-/// `(P, negated, rest)` when `e` is `P`, `!P` or `P && rest` (`P` the
-/// leftmost conjunct of a chain, `(P && A) && B` read as `P && (A && B)`,
-/// which Cedar evaluates in the same order) with every part surely a
-/// boolean and `P` free of slots, so that its outcome is the same in every
-/// rule that has it.
-fn leading(e: &ast::Expr) -> Option<(&ast::Expr, bool, Option<ast::Expr>)> {
+/// One conjunct of a chained rule.
+#[derive(Debug)]
+struct Conjunct {
+    /// Its condition: `parts[part]`...
+    part: usize,
+    /// ... or the negation of it.
+    negated: bool,
+}
+
+/// Reads `e` as a chain `c1 && c2 && ... && cn` (nested `&&` flattened in
+/// the order Cedar evaluates them), each conjunct `P` or `!P` given as
+/// `(P, negated)`; `false` when a conjunct is not surely a boolean, is a
+/// literal, or holds a slot (its value could differ between rules).
+fn conjuncts<'e>(e: &'e ast::Expr, out: &mut Vec<(&'e ast::Expr, bool)>) -> bool {
     use ast::ExprKind;
-    let shareable = |p: &ast::Expr| {
+    let part = |p: &ast::Expr| {
         surely_boolean(p)
-            && !matches!(
-                p.expr_kind(),
-                ExprKind::Lit(_) | ExprKind::And { .. } | ExprKind::Or { .. }
-            )
+            && !matches!(p.expr_kind(), ExprKind::Lit(_))
             && !p
                 .subexpressions()
                 .any(|s| matches!(s.expr_kind(), ExprKind::Slot(_) | ExprKind::Unknown(_)))
     };
     match e.expr_kind() {
-        ExprKind::And { left, right } if surely_boolean(right) => match leading(left)? {
-            (p, false, None) => Some((p, false, Some((**right).clone()))),
-            (p, false, Some(rest)) => {
-                Some((p, false, Some(ast::Expr::and(rest, (**right).clone()))))
-            }
-            _ => None,
-        },
+        ExprKind::And { left, right } => conjuncts(left, out) && conjuncts(right, out),
         ExprKind::UnaryApp {
             op: ast::UnaryOp::Not,
             arg,
-        } if shareable(arg) => Some((arg, true, None)),
-        _ if shareable(e) => Some((e, false, None)),
-        _ => None,
+        } if part(arg) => {
+            out.push((arg, true));
+            true
+        }
+        _ if part(e) => {
+            out.push((e, false));
+            true
+        }
+        _ => false,
     }
 }
 
@@ -401,37 +402,50 @@ impl Prepared {
                 .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
             rules.push(rule);
         }
-        let leads: Vec<_> = rules.iter().map(|r| leading(&r.condition)).collect();
-        let mut uses: std::collections::HashMap<&ast::Expr, usize> = Default::default();
-        for (p, _, _) in leads.iter().flatten() {
-            *uses.entry(*p).or_default() += 1;
-        }
-        let mut shared: Vec<ast::Expr> = Vec::new();
-        let plans = leads
-            .into_iter()
-            .map(|lead| match lead {
-                Some((p, negated, rest)) if uses.get(p).is_some_and(|n| *n > 1) => {
-                    let prefix = match shared.iter().position(|s| s == p) {
-                        Some(i) => i,
-                        None => {
-                            shared.push(p.clone());
-                            shared.len() - 1
-                        }
-                    };
-                    Plan::Shared {
-                        prefix,
-                        negated,
-                        rest,
-                    }
-                }
-                _ => Plan::Alone,
+        let chains: Vec<Option<Vec<(&ast::Expr, bool)>>> = rules
+            .iter()
+            .map(|r| {
+                let mut out = Vec::new();
+                conjuncts(&r.condition, &mut out).then_some(out)
             })
             .collect();
+        // How many rules have each part.
+        let mut uses: std::collections::HashMap<&ast::Expr, usize> = Default::default();
+        for chain in chains.iter().flatten() {
+            let mut mine: Vec<&ast::Expr> = chain.iter().map(|(p, _)| *p).collect();
+            mine.dedup();
+            for p in mine {
+                *uses.entry(p).or_default() += 1;
+            }
+        }
+        let mut parts: Vec<ast::Expr> = Vec::new();
+        let mut plans = Vec::with_capacity(rules.len());
+        for chain in chains {
+            let shares = |c: &Vec<(&ast::Expr, bool)>| {
+                c.iter().any(|(p, _)| uses.get(p).is_some_and(|n| *n > 1))
+            };
+            let plan = match chain {
+                Some(chain) if shares(&chain) => Plan::Chain(
+                    chain
+                        .into_iter()
+                        .map(|(p, negated)| {
+                            let part = parts.iter().position(|q| q == p).unwrap_or_else(|| {
+                                parts.push(p.clone());
+                                parts.len() - 1
+                            });
+                            Conjunct { part, negated }
+                        })
+                        .collect(),
+                ),
+                _ => Plan::Alone,
+            };
+            plans.push(plan);
+        }
         Ok(Prepared {
             set,
             rules,
             plans,
-            shared,
+            parts,
         })
     }
 
@@ -447,10 +461,10 @@ impl Prepared {
         self.rules.iter().map(|r| r.shown_condition()).collect()
     }
 
-    /// The number of shared leading conditions (for tests).
+    /// The number of parts the chained rules are made of (for tests).
     #[cfg(test)]
-    pub(super) fn shared_len(&self) -> usize {
-        self.shared.len()
+    pub(super) fn parts_len(&self) -> usize {
+        self.parts.len()
     }
 
     /// Evaluates every rule as Cedar's authorizer would; `None` when a rule
@@ -465,9 +479,8 @@ impl Prepared {
         mut memo: Option<&mut Memo>,
     ) -> Option<Answer> {
         let mut eval: Option<Evaluator<'_>> = None;
-        // Outcomes of the shared leading conditions: satisfied, or Cedar's
-        // error message.
-        let mut leads: Vec<Option<Result<bool, String>>> = Vec::new();
+        // The parts' values (or Cedar's error messages) so far.
+        let mut values: Vec<Option<Result<bool, String>>> = Vec::new();
         let (mut permits, mut forbids, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         for (rule, plan) in self.rules.iter().zip(&self.plans) {
             let known = match (&memo, rule.per_pair) {
@@ -483,28 +496,33 @@ impl Prepared {
                     });
                     let o = match plan {
                         Plan::Alone => outcome(eval, &rule.condition, rule)?,
-                        Plan::Shared {
-                            prefix,
-                            negated,
-                            rest,
-                        } => {
-                            if leads.is_empty() {
-                                leads.resize(self.shared.len(), None);
+                        Plan::Chain(chain) => {
+                            if values.is_empty() {
+                                values.resize(self.parts.len(), None);
                             }
-                            let lead = match &leads[*prefix] {
-                                Some(known) => known.clone(),
-                                None => {
-                                    let lead = value(eval, &self.shared[*prefix], &rule.slots)?;
-                                    leads[*prefix] = Some(lead.clone());
-                                    lead
+                            let mut o = Outcome::Satisfied(true);
+                            for c in chain {
+                                let v = match &values[c.part] {
+                                    Some(v) => v.clone(),
+                                    None => {
+                                        let v = value(eval, &self.parts[c.part], &rule.slots)?;
+                                        values[c.part] = Some(v.clone());
+                                        v
+                                    }
+                                };
+                                match v {
+                                    Err(message) => {
+                                        o = Outcome::Failed(failed(rule, &message));
+                                        break;
+                                    }
+                                    Ok(b) if b == c.negated => {
+                                        o = Outcome::Satisfied(false);
+                                        break;
+                                    }
+                                    Ok(_) => {}
                                 }
-                            };
-                            match (lead, rest) {
-                                (Err(message), _) => Outcome::Failed(failed(rule, &message)),
-                                (Ok(b), _) if *negated => Outcome::Satisfied(!b),
-                                (Ok(true), Some(rest)) => outcome(eval, rest, rule)?,
-                                (Ok(b), _) => Outcome::Satisfied(b),
                             }
+                            o
                         }
                     };
                     if let (Some(m), true) = (memo.as_deref_mut(), rule.per_pair) {
@@ -699,7 +717,11 @@ mod tests {
             })
             .collect();
         let prepared = Prepared::new(policies).expect("slice");
-        assert_eq!(prepared.shared_len(), 1, "`principal.n == 1` is shared");
+        assert_eq!(
+            prepared.parts_len(),
+            3,
+            "`principal.n == 1` and both role tests are shared"
+        );
         let request = Request::new(
             r#"User::"u""#.parse().expect("uid"),
             r#"Action::"go""#.parse().expect("uid"),
