@@ -96,6 +96,9 @@ fn bad_input_is_a_4xx_naming_the_field_never_a_500() {
         ("wrong resource type", ask("User::\"bob\"", "Action::\"viewTask\"", "Project::\"website\""), 400, "resource"),
         ("missing context key", ask("User::\"bob\"", "Action::\"logTime\"", "Project::\"website\""), 400, "context"),
         ("wrong context type", json!({"principal": "User::\"bob\"", "action": "Action::\"viewProjectField\"", "resource": "Project::\"website\"", "context": {"field": 3}}).to_string(), 400, "context"),
+        ("reference of the wrong kind", r#"{"principal": 42, "action": "Action::\"viewProject\"", "resource": "Project::\"website\""}"#.into(), 400, "principal"),
+        ("reference without an id", r#"{"principal": {"type": "User"}, "action": "Action::\"viewProject\"", "resource": "Project::\"website\""}"#.into(), 400, "principal"),
+        ("reference with a key twice", r#"{"principal": {"type": "User", "id": "bob", "id": "erin"}, "action": "Action::\"viewProject\"", "resource": "Project::\"website\""}"#.into(), 400, "principal"),
         ("bad additional entities", json!({"principal": "User::\"bob\"", "action": "Action::\"viewProject\"", "resource": "Project::\"website\"", "additional_entities": [{"uid": {"type": "Nope", "id": "x"}, "attrs": {}, "parents": []}]}).to_string(), 400, "additional_entities"),
     ];
     for (what, body, status, field) in cases {
@@ -142,7 +145,7 @@ fn bad_input_is_a_4xx_naming_the_field_never_a_500() {
     assert_eq!(v["diagnostics"]["errors"].as_array().unwrap().len(), 1);
     let (_, metrics) = s.get("/metrics");
     assert!(
-        metrics.contains("teamgate_http_errors_total{status=\"400\"} 12"),
+        metrics.contains("teamgate_http_errors_total{status=\"400\"} 15"),
         "{metrics}"
     );
     assert!(

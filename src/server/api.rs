@@ -8,19 +8,77 @@ use serde_json::Value;
 use crate::{Field, RequestError};
 
 /// An entity reference: `"User::\"erin\""` or `{"type": "User", "id": "erin"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum EntityRef {
     /// Cedar's string form.
     Text(String),
     /// The JSON form.
     Object {
         /// Entity type.
-        #[serde(rename = "type")]
         ty: String,
         /// Entity id.
         id: String,
     },
+}
+
+/// Read by its first token (a string or an object), without buffering the
+/// value the way an untagged enum does: this is on every request's path.
+impl<'de> Deserialize<'de> for EntityRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<EntityRef, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EntityRef;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"an entity reference: "Type::\"id\"" or {"type": ..., "id": ...}"#)
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EntityRef, E> {
+                Ok(EntityRef::Text(v.to_string()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<EntityRef, E> {
+                Ok(EntityRef::Text(v))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EntityRef, A::Error> {
+                use serde::de::Error;
+                /// The keys of the JSON form (others are ignored).
+                #[derive(Deserialize)]
+                #[serde(rename_all = "lowercase")]
+                enum Key {
+                    Type,
+                    Id,
+                    #[serde(other)]
+                    Other,
+                }
+                let (mut ty, mut id) = (None, None);
+                while let Some(key) = map.next_key::<Key>()? {
+                    let (slot, name) = match key {
+                        Key::Type => (&mut ty, "type"),
+                        Key::Id => (&mut id, "id"),
+                        Key::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(A::Error::duplicate_field(name));
+                    }
+                    *slot = Some(map.next_value::<String>()?);
+                }
+                match (ty, id) {
+                    (Some(ty), Some(id)) => Ok(EntityRef::Object { ty, id }),
+                    (None, _) => Err(A::Error::missing_field("type")),
+                    (_, None) => Err(A::Error::missing_field("id")),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl EntityRef {

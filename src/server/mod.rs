@@ -198,6 +198,11 @@ fn parse_body<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
             "the body must be a JSON object",
         ));
     }
+    // The plain reader first; a body it refuses is read again, tracking the
+    // path, only to say where the error is.
+    if let Ok(parsed) = serde_json::from_slice(body) {
+        return Ok(parsed);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
