@@ -50,8 +50,8 @@ fn type_name(text: &str) -> Option<cedar_policy::EntityTypeName> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     thread_local! {
-        static NAMES: RefCell<HashMap<String, Option<cedar_policy::EntityTypeName>>> =
-            RefCell::new(HashMap::new());
+        static NAMES: RefCell<HashMap<String, Option<cedar_policy::EntityTypeName>, foldhash::fast::RandomState>> =
+            RefCell::new(HashMap::default());
     }
     NAMES.with(|names| {
         let mut names = names.borrow_mut();
