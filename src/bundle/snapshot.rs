@@ -88,9 +88,9 @@ impl Snapshot {
 
     /// [`Snapshot::try_decide`] for each of `queries` against the stored
     /// entities, answered in order: repeated ones from the decision cache
-    /// (when on), the others together by [`Snapshot::decide_batch`], one
-    /// principal at a time, taken in (principal, resource) order so that
-    /// the actions asked about one pair share their policies' outcomes.
+    /// (when on), the others together by [`Snapshot::decide_batch`], taken
+    /// in (principal, resource) order so that the actions asked about one
+    /// pair share their policies' outcomes.
     pub fn try_decide_many(&self, queries: &[&Query]) -> Vec<Result<Decision, RequestError>> {
         let mut out: Vec<Option<Result<Decision, RequestError>>> = vec![None; queries.len()];
         let mut misses: Vec<usize> = Vec::with_capacity(queries.len());
@@ -105,20 +105,15 @@ impl Snapshot {
             (queries[a].principal(), queries[a].resource())
                 .cmp(&(queries[b].principal(), queries[b].resource()))
         });
-        // Each principal's queries over the entities they reach: what the
-        // principal reaches is gathered once for all its resources (a
-        // page's worth of projects asked about one user), and a batch of
-        // unrelated principals is no slower than its requests one by one
-        // (one set for the whole batch was: every decision then looked up
-        // entities in a larger map).
-        for run in misses.chunk_by(|&a, &b| queries[a].principal() == queries[b].principal()) {
-            let batch: Vec<&Query> = run.iter().map(|&i| queries[i]).collect();
-            for (&i, answer) in run.iter().zip(self.decide_batch(&batch, None)) {
-                if let (Some(cache), Ok(d)) = (&self.cache, &answer) {
-                    cache.put(queries[i], d.clone());
-                }
-                out[i] = Some(answer);
+        // All of them over one entity set (what any of them reaches: each
+        // entity hashed into Cedar's map once per batch, not once per
+        // request).
+        let batch: Vec<&Query> = misses.iter().map(|&i| queries[i]).collect();
+        for (&i, answer) in misses.iter().zip(self.decide_batch(&batch, None)) {
+            if let (Some(cache), Ok(d)) = (&self.cache, &answer) {
+                cache.put(queries[i], d.clone());
             }
+            out[i] = Some(answer);
         }
         out.into_iter().flatten().collect()
     }
