@@ -383,6 +383,58 @@ fn sighup_reloads() {
 }
 
 #[test]
+fn one_worker_thread_answers_watches_reloads_and_stops_like_many() {
+    use std::net::TcpStream;
+    // `--workers 1` runs the sidecar on a single-thread scheduler.
+    let mut s = Server::start(&["--workers", "1", "--header-timeout", "60"]);
+    let body = ask(
+        "User::\"carol\"",
+        "Action::\"createProject\"",
+        "Workspace::\"acme\"",
+    );
+    assert_eq!(s.post("/v1/is_authorized", &body).1["decision"], "Deny");
+    // Clients that never finish their headers hold nobody up.
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let slow: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut t = TcpStream::connect(&addr).expect("connect");
+            t.write_all(b"POST /v1/is_authorized HTTP/1.1\r\nHost: x\r\n")
+                .expect("partial headers");
+            t
+        })
+        .collect();
+    let (code, v) = s.post(
+        "/v1/batch_is_authorized",
+        &format!(r#"{{"requests": [{body}, {body}]}}"#),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["responses"][1]["decision"], "Deny");
+    // The watcher's reload lands while connections are open.
+    s.bundle().write("policies/rules/probe.cedar", "@id(\"probe\")\npermit (principal == User::\"carol\", action == Action::\"createProject\", resource);\n");
+    eventually("the edit landed", || {
+        s.post("/v1/is_authorized", &body).1["decision"] == "Allow"
+    });
+    // A request bringing its own entities (decided off the event loop).
+    let new_customer = json!({"uid": {"type": "Customer", "id": "c-new"},
+        "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}}},
+        "parents": [{"type": "Workspace", "id": "acme"}]});
+    let with = json!({"principal": "User::\"bob\"", "action": "Action::\"viewCustomer\"", "resource": "Customer::\"c-new\"", "additional_entities": [new_customer]});
+    let (code, v) = s.post("/v1/is_authorized", &with.to_string());
+    assert_eq!((code, &v["decision"]), (200, &json!("Allow")), "{v}");
+    drop(slow);
+    s.signal("-TERM");
+    let start = Instant::now();
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn sigterm_finishes_and_exits_zero() {
     let mut s = Server::start(&[]);
     assert_eq!(s.get("/healthz").0, 200);

@@ -95,7 +95,9 @@ pub struct Args {
     /// its data unconfirmed for this many seconds.
     #[arg(long, default_value_t = 60)]
     max_source_staleness: u64,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core). With 1, the sidecar runs on
+    /// a single-thread scheduler: no task handed between threads (for a
+    /// sidecar pinned to one core).
     #[arg(long)]
     workers: Option<usize>,
     /// What the entities a request brings may do: `add` entities that are
@@ -197,11 +199,18 @@ fn start(args: &Args) -> Result<ExitCode, String> {
         };
         Some(store.watch_options(options).map_err(|p| p.to_string())?)
     };
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    // One worker: the scheduler of a single thread, which hands no task
+    // between threads (the sidecar pinned to one core).
+    let mut rt = match args.workers {
+        Some(0 | 1) => tokio::runtime::Builder::new_current_thread(),
+        Some(w) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(w.max(1));
+            b
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
     rt.enable_all();
-    if let Some(w) = args.workers {
-        rt.worker_threads(w.max(1));
-    }
     let rt = rt
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
