@@ -250,6 +250,20 @@ mod tests {
         Policy::parse(Some(cedar_policy::PolicyId::new(id)), text).expect("policy")
     }
 
+    /// The split of a slice of `policies`, each with its guards and rule.
+    fn split_of(policies: &[Policy]) -> Split {
+        let gs: Vec<Guards> = policies.iter().map(guards).collect();
+        let refs: Vec<&Guards> = gs.iter().collect();
+        let with_rules: Vec<(Policy, Arc<Rule>)> = policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), Rule::new(p, i)))
+            .collect();
+        Split::new(&with_rules, &refs)
+            .expect("split")
+            .expect("guarded")
+    }
+
     #[test]
     fn guards_are_the_opening_run_of_principal_equalities() {
         let p = policy(
@@ -290,16 +304,7 @@ mod tests {
             ),
             named("c", r#"permit(principal, action, resource);"#),
         ];
-        let gs: Vec<Guards> = ps.iter().map(guards).collect();
-        let refs: Vec<&Guards> = gs.iter().collect();
-        let with_rules: Vec<(Policy, Arc<Rule>)> = ps
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), Rule::new(p, i)))
-            .collect();
-        let split = Split::new(&with_rules, &refs)
-            .expect("split")
-            .expect("guarded");
+        let split = split_of(&ps);
         // guest, full, other
         let ids = |i: usize| -> Vec<String> {
             let mut v: Vec<String> = split.subs[i]
@@ -334,16 +339,7 @@ mod tests {
                 r#"permit(principal, action, resource) when { principal.license == "guest" || principal.license == "trial" };"#,
             ),
         ];
-        let gs: Vec<Guards> = ps.iter().map(guards).collect();
-        let refs: Vec<&Guards> = gs.iter().collect();
-        let with_rules: Vec<(Policy, Arc<Rule>)> = ps
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.clone(), Rule::new(p, i)))
-            .collect();
-        let split = Split::new(&with_rules, &refs)
-            .expect("split")
-            .expect("guarded");
+        let split = split_of(&ps);
         let scope = "true && (true && (true && ";
         let conditions = |i: usize| -> Vec<String> {
             split.subs[i]

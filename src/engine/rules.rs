@@ -16,8 +16,13 @@
 //! differently -- a residual, a non-boolean result -- makes
 //! [`Prepared::decide`] return `None`, and the engine asks Cedar's authorizer
 //! instead. Each slice's copy of a condition is also folded for the
-//! slice's principal and resource types ([`Rule::for_types`]): the decided
-//! scope (`true && true && true && ...`) and `resource is T` tests go.
+//! slice's principal and resource types and the schema's declared
+//! attributes ([`Rule::for_types`]): the decided scope (`true && true &&
+//! true && ...`), `resource is T` tests and `has` tests of undeclared
+//! attributes go; a guard sub-slice's copy also loses the principal
+//! comparisons its pick settles ([`Rule::knowing`]). A condition that is a
+//! chain of parts other policies of the slice share is evaluated part by
+//! part, each part once per decision ([`Plan::Chain`]).
 //! tests/differential.rs compares every answer with Cedar's whole-set
 //! evaluation.
 
@@ -75,8 +80,10 @@ impl Rule {
 impl Rule {
     /// The rule for a slice whose requests have a principal of type
     /// `principal` and a resource of type `resource`: `principal is T` and
-    /// `resource is T` decided, and then `true && X`, `false && X`,
-    /// `true || X`, `false || X` folded where Cedar's own evaluation could
+    /// `resource is T` decided, `principal has a` / `resource has a` false
+    /// where `schema` declares no `a` for the type (closed attributes), and
+    /// then `true && X`, `false && X`, `true || X`, `false || X`,
+    /// `X && true`, `X || false` folded where Cedar's own evaluation could
     /// not tell the difference (the folded-away side is never evaluated by
     /// Cedar, and `X` stands alone only when it is certainly a boolean, so
     /// no type error is lost). Every slice copy opens with the decided
