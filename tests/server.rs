@@ -637,6 +637,24 @@ fn request_entities_only_add_by_default() {
         v["error"].as_str().unwrap_or_default().contains("AW1"),
         "{v}"
     );
+    // An attribute the schema does not declare is refused: the engine folds
+    // `resource has project` to false where the type declares no `project`,
+    // and may, because no entity it decides over can carry one.
+    let stowaway = json!({"uid": {"type": "Customer", "id": "c-extra"},
+        "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
+                  "project": {"__entity": {"type": "Project", "id": "website"}}},
+        "parents": [{"type": "Workspace", "id": "acme"}]});
+    let mut bad = json!({"principal": "User::\"bob\"", "action": "Action::\"viewCustomer\"", "resource": "Customer::\"c-extra\""});
+    bad["additional_entities"] = json!([stowaway]);
+    let (code, v) = s.post("/v1/is_authorized", &bad.to_string());
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("\"project\" is not declared"),
+        "{v}"
+    );
     // An added user who claims to be a member of a stored project whose tags
     // do not name them is refused too.
     let intruder = json!({"uid": {"type": "User", "id": "intruder"}, "parents": [{"type": "Workspace", "id": "acme"}],
