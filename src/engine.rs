@@ -13,11 +13,9 @@
 //! any evaluation error is a deny that says why (rule P5).
 
 use std::collections::{HashMap, HashSet};
-
-/// Maps and sets looked up on every request: foldhash, like the entity store's.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 use std::sync::Arc;
+
+use crate::{FastMap, FastSet};
 
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, EntityTypeName,
@@ -410,12 +408,7 @@ impl Engine {
                 match known {
                     Some(c) => c,
                     None => {
-                        let c = match lean_context(v)
-                            .filter(|c| c.validate(&self.schema, action).is_ok())
-                        {
-                            Some(c) => c,
-                            None => self.parse_context(v, action).map_err(bad_context)?,
-                        };
+                        let c = self.read_context(v, action).map_err(bad_context)?;
                         if let Some(cache) = contexts {
                             cache.put(action, v, &c);
                         }
@@ -448,6 +441,20 @@ impl Engine {
             return Ok(Context::empty());
         }
         self.parse_context(&serde_json::Value::Object(Default::default()), action)
+    }
+
+    /// A context object read and checked against the schema: by its JSON
+    /// kinds ([`lean_context`]) when that reading passes the check,
+    /// otherwise by Cedar ([`Engine::parse_context`], which gives the error).
+    fn read_context(
+        &self,
+        json: &serde_json::Value,
+        action: &EntityUid,
+    ) -> Result<Context, String> {
+        match lean_context(json).filter(|c| c.validate(&self.schema, action).is_ok()) {
+            Some(c) => Ok(c),
+            None => self.parse_context(json, action),
+        }
     }
 
     /// Cedar's own reading of a context: parsed with the schema (entity

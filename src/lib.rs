@@ -60,5 +60,11 @@ pub use error::{error_chain, line_col, offset_of, Field, LoadError, Problem, Req
 pub use query::{parse_action, parse_uid, uid_of, Decision, Query, Verdict};
 pub use store::Store;
 
+/// A hash map with foldhash (seeded per process) instead of SipHash: the
+/// maps and sets looked up on every request.
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// A hash set with foldhash, like [`FastMap`].
+pub(crate) type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+
 /// Cedar's types that appear in teamgate's API.
 pub use cedar_policy;

@@ -48,10 +48,9 @@ fn plain_uid(text: &str) -> Option<EntityUid> {
 /// A type name, parsed by Cedar once per thread.
 fn type_name(text: &str) -> Option<cedar_policy::EntityTypeName> {
     use std::cell::RefCell;
-    use std::collections::HashMap;
     thread_local! {
-        static NAMES: RefCell<HashMap<String, Option<cedar_policy::EntityTypeName>, foldhash::fast::RandomState>> =
-            RefCell::new(HashMap::default());
+        static NAMES: RefCell<crate::FastMap<String, Option<cedar_policy::EntityTypeName>>> =
+            RefCell::new(Default::default());
     }
     NAMES.with(|names| {
         let mut names = names.borrow_mut();

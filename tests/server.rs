@@ -629,14 +629,14 @@ fn request_entities_only_add_by_default() {
     let roleless = json!({"uid": {"type": "User", "id": "newbie"}, "parents": [],
         "attrs": {"userId": "newbie", "email": "newbie@acme.com", "workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
                   "license": "full", "memberOf": []}});
-    let mut bad = ask.clone();
-    bad["additional_entities"] = json!([roleless]);
-    let (code, v) = s.post("/v1/is_authorized", &bad.to_string());
-    assert_eq!(code, 400, "{v}");
-    assert!(
-        v["error"].as_str().unwrap_or_default().contains("AW1"),
-        "{v}"
-    );
+    // `request` with `entity` added is a 400 whose error says `why`.
+    let refused = |mut request: Value, entity: Value, why: &str| {
+        request["additional_entities"] = json!([entity]);
+        let (code, v) = s.post("/v1/is_authorized", &request.to_string());
+        assert_eq!(code, 400, "{v}");
+        assert!(v["error"].as_str().unwrap_or_default().contains(why), "{v}");
+    };
+    refused(ask.clone(), roleless, "AW1");
     // An attribute the schema does not declare is refused: the engine folds
     // `resource has project` to false where the type declares no `project`,
     // and may, because no entity it decides over can carry one.
@@ -644,34 +644,16 @@ fn request_entities_only_add_by_default() {
         "attrs": {"workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
                   "project": {"__entity": {"type": "Project", "id": "website"}}},
         "parents": [{"type": "Workspace", "id": "acme"}]});
-    let mut bad = json!({"principal": "User::\"bob\"", "action": "Action::\"viewCustomer\"", "resource": "Customer::\"c-extra\""});
-    bad["additional_entities"] = json!([stowaway]);
-    let (code, v) = s.post("/v1/is_authorized", &bad.to_string());
-    assert_eq!(code, 400, "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("\"project\" is not declared"),
-        "{v}"
-    );
+    let bob_asks = json!({"principal": "User::\"bob\"", "action": "Action::\"viewCustomer\"", "resource": "Customer::\"c-extra\""});
+    refused(bob_asks, stowaway, "\"project\" is not declared");
     // An added user who claims to be a member of a stored project whose tags
     // do not name them is refused too.
     let intruder = json!({"uid": {"type": "User", "id": "intruder"}, "parents": [{"type": "Workspace", "id": "acme"}],
         "attrs": {"userId": "intruder", "email": "intruder@acme.com", "workspace": {"__entity": {"type": "Workspace", "id": "acme"}},
                   "role": {"__entity": {"type": "Role", "id": "user"}}, "license": "full",
                   "memberOf": [{"__entity": {"type": "Project", "id": "internal"}}]}});
-    let mut sneaky = json!({"principal": "User::\"intruder\"", "action": "Action::\"viewProject\"", "resource": "Project::\"internal\""});
-    sneaky["additional_entities"] = json!([intruder]);
-    let (code, v) = s.post("/v1/is_authorized", &sneaky.to_string());
-    assert_eq!(code, 400, "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("tags do not name"),
-        "{v}"
-    );
+    let sneaky = json!({"principal": "User::\"intruder\"", "action": "Action::\"viewProject\"", "resource": "Project::\"internal\""});
+    refused(sneaky, intruder, "tags do not name");
     // `entities` (instead of the store) is off unless enabled.
     let mut instead = ask.clone();
     instead["entities"] = json!([new_customer]);

@@ -205,7 +205,7 @@ fn start(args: &Args) -> Result<ExitCode, String> {
         Some(0 | 1) => tokio::runtime::Builder::new_current_thread(),
         Some(w) => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(w.max(1));
+            b.worker_threads(w);
             b
         }
         None => tokio::runtime::Builder::new_multi_thread(),

@@ -151,8 +151,8 @@ struct Facts<'a> {
 }
 
 impl Facts<'_> {
-    /// The value of `e` when it is a type test or a principal-attribute
-    /// comparison these facts decide.
+    /// The value of `e` when it is a type test, a `has` test or a
+    /// principal-attribute comparison these facts decide.
     fn decide(&self, e: &ast::Expr) -> Option<bool> {
         use ast::ExprKind;
         match e.expr_kind() {
@@ -416,27 +416,21 @@ impl Prepared {
                 conjuncts(&r.condition, &mut out).then_some(out)
             })
             .collect();
-        // How many rules have each part.
-        let mut uses: std::collections::HashMap<&ast::Expr, usize> = Default::default();
-        for chain in chains.iter().flatten() {
-            let mut mine: Vec<&ast::Expr> = chain.iter().map(|(p, _)| *p).collect();
-            mine.dedup();
-            for p in mine {
-                *uses.entry(p).or_default() += 1;
-            }
+        // How often each part appears in the slice.
+        let mut uses: crate::FastMap<&ast::Expr, usize> = Default::default();
+        for (p, _) in chains.iter().flatten().flatten() {
+            *uses.entry(*p).or_default() += 1;
         }
         let mut parts: Vec<ast::Expr> = Vec::new();
+        let mut numbers: crate::FastMap<&ast::Expr, usize> = Default::default();
         let mut plans = Vec::with_capacity(rules.len());
         for chain in chains {
-            let shares = |c: &Vec<(&ast::Expr, bool)>| {
-                c.iter().any(|(p, _)| uses.get(p).is_some_and(|n| *n > 1))
-            };
             let plan = match chain {
-                Some(chain) if shares(&chain) => Plan::Chain(
+                Some(chain) if chain.iter().any(|(p, _)| uses[p] > 1) => Plan::Chain(
                     chain
                         .into_iter()
                         .map(|(p, negated)| {
-                            let part = parts.iter().position(|q| q == p).unwrap_or_else(|| {
+                            let part = *numbers.entry(p).or_insert_with(|| {
                                 parts.push(p.clone());
                                 parts.len() - 1
                             });
@@ -503,34 +497,7 @@ impl Prepared {
                     });
                     let o = match plan {
                         Plan::Alone => outcome(eval, &rule.condition, rule)?,
-                        Plan::Chain(chain) => {
-                            if values.is_empty() {
-                                values.resize(self.parts.len(), None);
-                            }
-                            let mut o = Outcome::Satisfied(true);
-                            for c in chain {
-                                let v = match &values[c.part] {
-                                    Some(v) => v.clone(),
-                                    None => {
-                                        let v = value(eval, &self.parts[c.part], &rule.slots)?;
-                                        values[c.part] = Some(v.clone());
-                                        v
-                                    }
-                                };
-                                match v {
-                                    Err(message) => {
-                                        o = Outcome::Failed(failed(rule, &message));
-                                        break;
-                                    }
-                                    Ok(b) if b == c.negated => {
-                                        o = Outcome::Satisfied(false);
-                                        break;
-                                    }
-                                    Ok(_) => {}
-                                }
-                            }
-                            o
-                        }
+                        Plan::Chain(chain) => self.chain(eval, chain, rule, &mut values)?,
                     };
                     if let (Some(m), true) = (memo.as_deref_mut(), rule.per_pair) {
                         m.put(rule, o.clone());
@@ -548,6 +515,39 @@ impl Prepared {
         let allowed = !permits.is_empty() && forbids.is_empty();
         let determining = if forbids.is_empty() { permits } else { forbids };
         Some((allowed, determining.into_iter().cloned().collect(), errors))
+    }
+}
+
+impl Prepared {
+    /// The outcome of `rule`, the chain `chain`: its parts in order, each
+    /// evaluated only if `values` does not hold it yet, up to the first
+    /// `false` or error (`None` as in [`value`]).
+    fn chain(
+        &self,
+        eval: &Evaluator<'_>,
+        chain: &[Conjunct],
+        rule: &Rule,
+        values: &mut Vec<Option<Result<bool, String>>>,
+    ) -> Option<Outcome> {
+        if values.is_empty() {
+            values.resize(self.parts.len(), None);
+        }
+        for c in chain {
+            let v = match &values[c.part] {
+                Some(v) => v.clone(),
+                None => {
+                    let v = value(eval, &self.parts[c.part], &rule.slots)?;
+                    values[c.part] = Some(v.clone());
+                    v
+                }
+            };
+            match v {
+                Err(message) => return Some(Outcome::Failed(failed(rule, &message))),
+                Ok(b) if b == c.negated => return Some(Outcome::Satisfied(false)),
+                Ok(_) => {}
+            }
+        }
+        Some(Outcome::Satisfied(true))
     }
 }
 

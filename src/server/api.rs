@@ -43,38 +43,18 @@ impl<'de> Deserialize<'de> for EntityRef {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
+                map: A,
             ) -> Result<EntityRef, A::Error> {
-                use serde::de::Error;
-                /// The keys of the JSON form (others are ignored).
+                /// The JSON form (other keys are ignored).
                 #[derive(Deserialize)]
-                #[serde(rename_all = "lowercase")]
-                enum Key {
-                    Type,
-                    Id,
-                    #[serde(other)]
-                    Other,
+                struct Object {
+                    #[serde(rename = "type")]
+                    ty: String,
+                    id: String,
                 }
-                let (mut ty, mut id) = (None, None);
-                while let Some(key) = map.next_key::<Key>()? {
-                    let (slot, name) = match key {
-                        Key::Type => (&mut ty, "type"),
-                        Key::Id => (&mut id, "id"),
-                        Key::Other => {
-                            map.next_value::<serde::de::IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    if slot.is_some() {
-                        return Err(A::Error::duplicate_field(name));
-                    }
-                    *slot = Some(map.next_value::<String>()?);
-                }
-                match (ty, id) {
-                    (Some(ty), Some(id)) => Ok(EntityRef::Object { ty, id }),
-                    (None, _) => Err(A::Error::missing_field("type")),
-                    (_, None) => Err(A::Error::missing_field("id")),
-                }
+                let Object { ty, id } =
+                    Object::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(EntityRef::Object { ty, id })
             }
         }
         d.deserialize_any(Visitor)

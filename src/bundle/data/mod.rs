@@ -18,6 +18,8 @@ mod value;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::FastSet;
+
 use std::sync::Arc;
 
 use cedar_policy_core::ast::{self, EntityUID, PartialValue};
@@ -902,9 +904,6 @@ fn normalize(ty: &str, attr: &str, v: &mut Val) {
         _ => {}
     }
 }
-
-/// A hash set with the entity maps' hasher (foldhash).
-type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
 
 /// The keys a walk has included, in the order met; past a handful, also
 /// hashed (a request reaches a few entities, a batch thousands).
