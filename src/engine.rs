@@ -31,7 +31,7 @@ mod guard;
 mod rules;
 
 pub use rules::Memo;
-use rules::{Prepared, Rule};
+use rules::{Parts, Prepared, Rule};
 
 /// Which policies Cedar evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +119,7 @@ impl Engine {
             decided.insert(p.id().clone(), (copy, rule, guard::guards(p)));
         }
         let mut slices: FastMap<EntityUid, Vec<Slice>> = FastMap::default();
+        let mut parts = Parts::default();
         for env in schema.request_envs() {
             let action = env.action().clone();
             let ptype: &cedar_policy_core::ast::EntityType = env.principal().as_ref();
@@ -159,14 +160,20 @@ impl Engine {
                     guarded.push(guards);
                 }
             }
-            let split = guard::Split::new(&slice, &guarded)?;
-            let policies = Prepared::new(slice)?;
+            let split = guard::Split::new(&slice, &guarded, &mut parts)?;
+            let policies = Prepared::new(slice, &mut parts)?;
             slices.entry(action).or_default().push(Slice {
                 principal: env.principal().clone(),
                 resource: env.resource().clone(),
                 policies,
                 split,
             });
+        }
+        for slice in slices.values_mut().flatten() {
+            slice.policies.settle(&parts);
+            if let Some(split) = &mut slice.split {
+                split.settle(&parts);
+            }
         }
         let empty_context_ok = slices
             .keys()
@@ -483,11 +490,11 @@ impl Engine {
     /// [`Engine::decide_request`], reusing (and filling) `memo`: the
     /// outcomes of earlier requests of the same principal and resource
     /// over the same entity set.
-    pub fn decide_request_with(
+    pub fn decide_request_with<'e>(
         &self,
         request: &Request,
-        entities: &Entities,
-        memo: Option<&mut Memo>,
+        entities: &'e Entities,
+        memo: Option<&mut Memo<'e>>,
     ) -> Decision {
         let slice = match (request.principal(), request.action(), request.resource()) {
             (Some(p), Some(a), Some(r)) => self

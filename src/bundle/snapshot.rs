@@ -121,7 +121,9 @@ impl Snapshot {
     /// Decides many queries (without the decision cache) over one entity
     /// set: everything any of them reaches, built once instead of once per
     /// query. Consecutive queries of the same principal and resource
-    /// evaluate each policy that reads neither `action` nor `context` once.
+    /// evaluate each policy (and shared condition part) that reads neither
+    /// `action` nor `context` once, and those of the same principal each
+    /// one that does not read `resource` either.
     /// Each answer is the one [`Snapshot::try_decide`] gives: a query's
     /// policies read only what its own request entities hold, and those are
     /// all in the shared set (tests/differential.rs compares both with
@@ -146,8 +148,8 @@ impl Snapshot {
             &self.pack.reach,
         );
         let engine = &self.pack.engine;
-        // Consecutive queries of one principal and resource share the
-        // outcomes of the policies that read neither action nor context.
+        // Consecutive queries of one principal (and resource) share what
+        // reads neither action nor context (nor resource).
         let mut memo = crate::engine::Memo::default();
         let mut contexts = crate::engine::ContextCache::default();
         let mut pair: Option<(&EntityUid, &EntityUid)> = None;
@@ -156,10 +158,12 @@ impl Snapshot {
             .map(|q| {
                 let q = q.as_ref().map_err(Clone::clone)?;
                 let request = engine.request_with(q, &entities, Some(&mut contexts))?;
-                if pair != Some((q.principal(), q.resource())) {
-                    memo.forget();
-                    pair = Some((q.principal(), q.resource()));
+                match pair {
+                    Some((p, r)) if p == q.principal() && r == q.resource() => {}
+                    Some((p, _)) if p == q.principal() => memo.next_pair(),
+                    _ => memo.next_principal(),
                 }
+                pair = Some((q.principal(), q.resource()));
                 Ok(engine.decide_request_with(&request, &entities, Some(&mut memo)))
             })
             .collect()

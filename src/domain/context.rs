@@ -30,9 +30,11 @@ pub trait Directory {
     fn address_of(&self, user_id: &str) -> Option<&str>;
 }
 
-/// The query as Cedar sees it: `null` context is `{}`, derived keys filled
-/// (only those among `declared`, the context keys the schema declares for
-/// the action, when known), checked keys in range.
+/// The query as Cedar sees it: derived keys filled (only those among
+/// `declared`, the context keys the schema declares for the action, when
+/// known), checked keys in range. A `null` context stays `null` (the engine
+/// reads it as `{}`) except for `inviteExternal`, whose derived keys make
+/// it an object.
 pub fn prepare(
     query: &Query,
     directory: &dyn Directory,
@@ -42,21 +44,18 @@ pub fn prepare(
 }
 
 /// [`prepare`], without a copy of the query when there is nothing to derive
-/// (a context object, checked, for any action but `inviteExternal`).
+/// (any action but `inviteExternal`).
 pub fn prepare_cow<'q>(
     query: &'q Query,
     directory: &dyn Directory,
     declared: Option<&BTreeSet<String>>,
 ) -> Result<Cow<'q, Query>, RequestError> {
-    if let Value::Object(m) = query.context() {
-        check_new_guests(m)?;
-        if !is_invite_external(query.action()) {
-            return Ok(Cow::Borrowed(query));
+    let given = match query.context() {
+        Value::Null => None,
+        Value::Object(m) => {
+            check_new_guests(m)?;
+            Some(m)
         }
-    }
-    let mut ctx = match query.context() {
-        Value::Null => serde_json::Map::new(),
-        Value::Object(m) => m.clone(),
         other => {
             return Err(RequestError::BadContext {
                 message: format!(
@@ -66,15 +65,16 @@ pub fn prepare_cow<'q>(
             })
         }
     };
-    check_new_guests(&ctx)?;
     let action = query.action();
-    if is_invite_external(action) {
-        derive_invitee(&mut ctx, directory)?;
-        if let Some(keys) = declared {
-            for derived in ["inviteeDomain", "inviteeDomains", "invitee"] {
-                if !keys.contains(derived) {
-                    ctx.remove(derived);
-                }
+    if !is_invite_external(action) {
+        return Ok(Cow::Borrowed(query));
+    }
+    let mut ctx = given.cloned().unwrap_or_default();
+    derive_invitee(&mut ctx, directory)?;
+    if let Some(keys) = declared {
+        for derived in ["inviteeDomain", "inviteeDomains", "invitee"] {
+            if !keys.contains(derived) {
+                ctx.remove(derived);
             }
         }
     }

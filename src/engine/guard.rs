@@ -23,7 +23,7 @@ use std::sync::Arc;
 use cedar_policy::{Entities, EntityUid, Policy};
 use cedar_policy_core::ast;
 
-use super::rules::{Prepared, Rule};
+use super::rules::{Parts, Prepared, Rule};
 use crate::error::Problem;
 
 /// A literal a guard compares a principal attribute with.
@@ -154,6 +154,7 @@ impl Split {
     pub(super) fn new(
         policies: &[(Policy, Arc<Rule>)],
         guarded: &[&Guards],
+        parts: &mut Parts,
     ) -> Result<Option<Split>, Problem> {
         let mut attrs: BTreeMap<String, Vec<Literal>> = BTreeMap::new();
         for (attr, lit) in guarded.iter().copied().flatten() {
@@ -206,9 +207,14 @@ impl Split {
                     set.push((policy.clone(), rule.knowing(&equals)));
                 }
             }
-            subs.push(Prepared::new(set)?);
+            subs.push(Prepared::new(set, parts)?);
         }
         Ok(Some(Split { attrs, subs }))
+    }
+
+    /// Plans each sub-slice's chains (see [`Prepared::settle`]).
+    pub(super) fn settle(&mut self, parts: &Parts) {
+        self.subs.iter_mut().for_each(|s| s.settle(parts));
     }
 
     /// The sub-slice for `principal`, or `None` when one of its guarded
@@ -259,9 +265,12 @@ mod tests {
             .enumerate()
             .map(|(i, p)| (p.clone(), Rule::new(p, i)))
             .collect();
-        Split::new(&with_rules, &refs)
+        let mut parts = Parts::default();
+        let mut split = Split::new(&with_rules, &refs, &mut parts)
             .expect("split")
-            .expect("guarded")
+            .expect("guarded");
+        split.settle(&parts);
+        split
     }
 
     #[test]

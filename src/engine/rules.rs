@@ -21,8 +21,10 @@
 //! true && ...`), `resource is T` tests and `has` tests of undeclared
 //! attributes go; a guard sub-slice's copy also loses the principal
 //! comparisons its pick settles ([`Rule::knowing`]). A condition that is a
-//! chain of parts other policies of the slice share is evaluated part by
-//! part, each part once per decision ([`Plan::Chain`]).
+//! chain of parts other policies of the engine share is evaluated part by
+//! part, each part once per decision ([`Plan::Chain`]); a [`Memo`] carries
+//! the outcomes and part values that read neither action nor context from
+//! one request of a pair (or of a principal) to the next.
 //! tests/differential.rs compares every answer with Cedar's whole-set
 //! evaluation.
 
@@ -47,10 +49,41 @@ pub(super) struct Rule {
     slots: ast::SlotEnv,
     /// The rule's number in its engine (its place in a [`Memo`]).
     number: usize,
-    /// The condition reads neither `action` nor `context`: over one entity
-    /// set it has the same outcome for every request of one principal and
-    /// resource (the slices' copies have their action scope removed).
-    per_pair: bool,
+    /// What the (unfolded) condition reads, so which requests share its
+    /// outcome over one entity set (the slices' copies have their action
+    /// scope removed). Read before folding: every slice's copy has the
+    /// same number and so the same place in a [`Memo`].
+    scope: Scope,
+}
+
+/// Which requests, over one entity set, an expression has the same value
+/// for: the order is from the widest sharing to none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Scope {
+    /// It reads none of `resource`, `action`, `context`: every request of
+    /// one principal.
+    Principal,
+    /// It reads neither `action` nor `context`: every request of one
+    /// principal and resource.
+    Pair,
+    /// Only this request.
+    Request,
+}
+
+impl Scope {
+    /// What `e` reads.
+    fn of(e: &ast::Expr) -> Scope {
+        let mut scope = Scope::Principal;
+        for s in e.subexpressions() {
+            match s.expr_kind() {
+                ast::ExprKind::Var(ast::Var::Action | ast::Var::Context)
+                | ast::ExprKind::Unknown(_) => return Scope::Request,
+                ast::ExprKind::Var(ast::Var::Resource) => scope = Scope::Pair,
+                _ => {}
+            }
+        }
+        scope
+    }
 }
 
 impl Rule {
@@ -59,20 +92,14 @@ impl Rule {
     pub(super) fn new(policy: &Policy, number: usize) -> Arc<Rule> {
         let core: &ast::Policy = policy.as_ref();
         let condition = core.condition();
-        let per_pair = !condition.subexpressions().any(|e| {
-            matches!(
-                e.expr_kind(),
-                ast::ExprKind::Var(ast::Var::Action | ast::Var::Context)
-                    | ast::ExprKind::Unknown(_)
-            )
-        });
+        let scope = Scope::of(&condition);
         Arc::new(Rule {
             shown_id: core.id().to_string(),
             permit: core.effect() == ast::Effect::Permit,
             condition,
             slots: core.env().clone(),
             number,
-            per_pair,
+            scope,
         })
     }
 }
@@ -126,7 +153,7 @@ impl Rule {
             condition: fold(&self.condition, facts),
             slots: self.slots.clone(),
             number: self.number,
-            per_pair: self.per_pair,
+            scope: self.scope,
         })
     }
 
@@ -296,37 +323,125 @@ enum Outcome {
     Failed(String),
 }
 
-/// The outcomes of the per-pair rules (see [`Rule`]) already evaluated for
-/// one principal and resource over one entity set, so that the other
-/// actions asked about the same pair do not evaluate them again (a matrix
-/// asks every action of every pair; an application asks which of a page's
-/// buttons to show). Its owner calls [`Memo::forget`] whenever the
-/// principal, the resource or the entity set changes.
-#[derive(Debug, Default)]
-pub struct Memo {
-    /// By rule number: (generation it was stored in, outcome).
-    outcomes: Vec<(u64, Option<Outcome>)>,
-    generation: u64,
+/// What earlier requests over one entity set have already evaluated, for
+/// the next request to reuse: the outcomes of rules and the values of
+/// condition parts that read neither `action` nor `context` (the same for
+/// every request of one principal and resource; those that do not read
+/// `resource` either, for every request of one principal), and an
+/// evaluator for them. A matrix asks every action of every pair; an
+/// application asks which of a page's buttons to show, for many resources.
+/// Its owner calls [`Memo::next_pair`] whenever the resource changes and
+/// [`Memo::next_principal`] whenever the principal does; one memo serves
+/// one entity set.
+#[derive(Default)]
+pub struct Memo<'e> {
+    /// By rule number.
+    outcomes: Vec<Stamped<Outcome>>,
+    /// By part number (engine-wide, see [`Parts`]).
+    parts: Vec<Stamped<Result<bool, String>>>,
+    /// The generation of the current principal, and of the current pair.
+    principal: u64,
+    pair: u64,
+    /// The last generation given out.
+    last: u64,
+    /// An evaluator for the current pair (any of its requests: what it
+    /// evaluates reads neither `action` nor `context`).
+    eval: Option<Evaluator<'e>>,
 }
 
-impl Memo {
-    /// Forgets every outcome.
-    pub fn forget(&mut self) {
-        self.generation += 1;
+impl std::fmt::Debug for Memo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("principal", &self.principal)
+            .field("pair", &self.pair)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A remembered value and the generation of its scope it belongs to.
+#[derive(Debug, Clone)]
+struct Stamped<T> {
+    generation: u64,
+    value: Option<T>,
+}
+
+impl<T> Default for Stamped<T> {
+    fn default() -> Self {
+        Stamped {
+            generation: 0,
+            value: None,
+        }
+    }
+}
+
+impl<'e> Memo<'e> {
+    /// The next requests are of another principal (and resource).
+    pub fn next_principal(&mut self) {
+        self.last += 1;
+        self.principal = self.last;
+        self.pair = self.last;
+        self.eval = None;
     }
 
-    fn get(&self, rule: &Rule) -> Option<&Outcome> {
-        match self.outcomes.get(rule.number) {
-            Some((g, o)) if *g == self.generation => o.as_ref(),
+    /// The next requests are of another resource, same principal.
+    pub fn next_pair(&mut self) {
+        self.last += 1;
+        self.pair = self.last;
+        self.eval = None;
+    }
+
+    /// The generation values of `scope` are stored under; `None` for
+    /// values of one request.
+    fn generation(&self, scope: Scope) -> Option<u64> {
+        match scope {
+            // 0 is never current: a fresh memo holds nothing.
+            Scope::Principal if self.principal > 0 => Some(self.principal),
+            Scope::Pair if self.pair > 0 => Some(self.pair),
             _ => None,
         }
     }
 
-    fn put(&mut self, rule: &Rule, outcome: Outcome) {
-        if self.outcomes.len() <= rule.number {
-            self.outcomes.resize(rule.number + 1, (0, None));
+    fn recall<T: Clone>(slots: &[Stamped<T>], at: usize, generation: Option<u64>) -> Option<T> {
+        let g = generation?;
+        slots
+            .get(at)
+            .filter(|s| s.generation == g)
+            .and_then(|s| s.value.clone())
+    }
+
+    fn store<T>(slots: &mut Vec<Stamped<T>>, at: usize, generation: Option<u64>, value: T) {
+        let Some(generation) = generation else {
+            return;
+        };
+        if slots.len() <= at {
+            slots.resize_with(at + 1, Stamped::default);
         }
-        self.outcomes[rule.number] = (self.generation, Some(outcome));
+        slots[at] = Stamped {
+            generation,
+            value: Some(value),
+        };
+    }
+}
+
+/// The condition parts of every slice of an engine, numbered by
+/// expression: the same part in two slices (two actions) has one number,
+/// so that its value, once known for a pair, serves both.
+#[derive(Debug, Default)]
+pub(super) struct Parts {
+    numbers: crate::FastMap<ast::Expr, usize>,
+    /// How many chained rules, over every slice, hold each part.
+    uses: Vec<usize>,
+}
+
+impl Parts {
+    fn number(&mut self, e: &ast::Expr) -> usize {
+        let next = self.numbers.len();
+        let n = *self.numbers.entry(e.clone()).or_insert(next);
+        if n == self.uses.len() {
+            self.uses.push(0);
+        }
+        self.uses[n] += 1;
+        n
     }
 }
 
@@ -344,7 +459,17 @@ pub(super) struct Prepared {
     plans: Vec<Plan>,
     /// The conditions the chained rules are made of, each evaluated at
     /// most once per decision.
-    parts: Vec<ast::Expr>,
+    parts: Vec<Part>,
+}
+
+/// One condition part of a slice's chained rules.
+#[derive(Debug)]
+struct Part {
+    condition: ast::Expr,
+    /// Its number in the engine ([`Parts`]): its place in a [`Memo`].
+    number: usize,
+    /// What it reads.
+    scope: Scope,
 }
 
 /// How a rule's condition is evaluated.
@@ -353,10 +478,11 @@ enum Plan {
     /// As it is.
     Alone,
     /// As the chain `c1 && c2 && ... && cn` it is, each `c` a part (or the
-    /// negation of one) that some rule of the slice shares: Cedar
+    /// negation of one) that another rule of the engine shares: Cedar
     /// evaluates the conjuncts in order and stops at the first `false` or
     /// error, and a part's value or error is the same in every rule that
-    /// has it (no slots), so each part is evaluated once per decision.
+    /// has it (no slots), so each part is evaluated once per decision (and
+    /// once per pair or principal with a [`Memo`]).
     Chain(Vec<Conjunct>),
 }
 
@@ -400,8 +526,13 @@ fn conjuncts<'e>(e: &'e ast::Expr, out: &mut Vec<(&'e ast::Expr, bool)>) -> bool
 }
 
 impl Prepared {
-    /// The set of `policies`, each with its rule.
-    pub(super) fn new(policies: Vec<(Policy, Arc<Rule>)>) -> Result<Prepared, Problem> {
+    /// The set of `policies`, each with its rule; the parts of its chains
+    /// numbered in `parts`. Every rule that is a chain is planned as one
+    /// until [`Prepared::settle`].
+    pub(super) fn new(
+        policies: Vec<(Policy, Arc<Rule>)>,
+        parts: &mut Parts,
+    ) -> Result<Prepared, Problem> {
         let mut set = PolicySet::new();
         let mut rules = Vec::with_capacity(policies.len());
         for (policy, rule) in policies {
@@ -409,45 +540,55 @@ impl Prepared {
                 .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
             rules.push(rule);
         }
-        let chains: Vec<Option<Vec<(&ast::Expr, bool)>>> = rules
+        let mut own: Vec<Part> = Vec::new();
+        let mut local: crate::FastMap<usize, usize> = Default::default();
+        let plans = rules
             .iter()
             .map(|r| {
-                let mut out = Vec::new();
-                conjuncts(&r.condition, &mut out).then_some(out)
-            })
-            .collect();
-        // How often each part appears in the slice.
-        let mut uses: crate::FastMap<&ast::Expr, usize> = Default::default();
-        for (p, _) in chains.iter().flatten().flatten() {
-            *uses.entry(*p).or_default() += 1;
-        }
-        let mut parts: Vec<ast::Expr> = Vec::new();
-        let mut numbers: crate::FastMap<&ast::Expr, usize> = Default::default();
-        let mut plans = Vec::with_capacity(rules.len());
-        for chain in chains {
-            let plan = match chain {
-                Some(chain) if chain.iter().any(|(p, _)| uses[p] > 1) => Plan::Chain(
+                let mut chain = Vec::new();
+                if !conjuncts(&r.condition, &mut chain) {
+                    return Plan::Alone;
+                }
+                Plan::Chain(
                     chain
                         .into_iter()
                         .map(|(p, negated)| {
-                            let part = *numbers.entry(p).or_insert_with(|| {
-                                parts.push(p.clone());
-                                parts.len() - 1
+                            let number = parts.number(p);
+                            let part = *local.entry(number).or_insert_with(|| {
+                                own.push(Part {
+                                    condition: p.clone(),
+                                    number,
+                                    scope: Scope::of(p),
+                                });
+                                own.len() - 1
                             });
                             Conjunct { part, negated }
                         })
                         .collect(),
-                ),
-                _ => Plan::Alone,
-            };
-            plans.push(plan);
-        }
+                )
+            })
+            .collect();
         Ok(Prepared {
             set,
             rules,
             plans,
-            parts,
+            parts: own,
         })
+    }
+
+    /// Plans as [`Plan::Alone`] the chains none of whose parts another
+    /// rule of the engine holds (`parts` complete).
+    pub(super) fn settle(&mut self, parts: &Parts) {
+        for plan in &mut self.plans {
+            if let Plan::Chain(chain) = plan {
+                if chain
+                    .iter()
+                    .all(|c| parts.uses[self.parts[c.part].number] < 2)
+                {
+                    *plan = Plan::Alone;
+                }
+            }
+        }
     }
 
     /// Number of policies.
@@ -471,36 +612,37 @@ impl Prepared {
     /// Evaluates every rule as Cedar's authorizer would; `None` when a rule
     /// gives something the authorizer handles otherwise (a residual or a
     /// non-boolean value), so that the caller asks the authorizer itself.
-    /// With a `memo`, per-pair rules already evaluated for this principal
-    /// and resource are not evaluated again.
-    pub(super) fn decide(
+    /// With a `memo`, what earlier requests of this principal (and
+    /// resource) already evaluated is not evaluated again.
+    pub(super) fn decide<'e>(
         &self,
         request: &Request,
-        entities: &Entities,
-        mut memo: Option<&mut Memo>,
+        entities: &'e Entities,
+        memo: Option<&mut Memo<'e>>,
     ) -> Option<Answer> {
-        let mut eval: Option<Evaluator<'_>> = None;
-        // The parts' values (or Cedar's error messages) so far.
-        let mut values: Vec<Option<Result<bool, String>>> = Vec::new();
+        let mut run = Run {
+            request,
+            entities,
+            own: None,
+            memo,
+            values: Vec::new(),
+        };
         let (mut permits, mut forbids, mut errors) = (Vec::new(), Vec::new(), Vec::new());
         for (rule, plan) in self.rules.iter().zip(&self.plans) {
-            let known = match (&memo, rule.per_pair) {
-                (Some(m), true) => m.get(rule).cloned(),
-                _ => None,
-            };
+            let generation = run.generation(rule.scope);
+            let known = run
+                .memo
+                .as_deref()
+                .and_then(|m| Memo::recall(&m.outcomes, rule.number, generation));
             let outcome = match known {
                 Some(o) => o,
                 None => {
-                    let eval = eval.get_or_insert_with(|| {
-                        let core: &ast::Request = request.as_ref();
-                        Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available())
-                    });
                     let o = match plan {
-                        Plan::Alone => outcome(eval, &rule.condition, rule)?,
-                        Plan::Chain(chain) => self.chain(eval, chain, rule, &mut values)?,
+                        Plan::Alone => outcome(run.evaluator(rule.scope), &rule.condition, rule)?,
+                        Plan::Chain(chain) => self.chain(&mut run, chain, rule)?,
                     };
-                    if let (Some(m), true) = (memo.as_deref_mut(), rule.per_pair) {
-                        m.put(rule, o.clone());
+                    if let Some(m) = run.memo.as_deref_mut() {
+                        Memo::store(&mut m.outcomes, rule.number, generation, o.clone());
                     }
                     o
                 }
@@ -516,28 +658,18 @@ impl Prepared {
         let determining = if forbids.is_empty() { permits } else { forbids };
         Some((allowed, determining.into_iter().cloned().collect(), errors))
     }
-}
 
-impl Prepared {
     /// The outcome of `rule`, the chain `chain`: its parts in order, each
-    /// evaluated only if `values` does not hold it yet, up to the first
+    /// evaluated only if `run` does not know it yet, up to the first
     /// `false` or error (`None` as in [`value`]).
-    fn chain(
-        &self,
-        eval: &Evaluator<'_>,
-        chain: &[Conjunct],
-        rule: &Rule,
-        values: &mut Vec<Option<Result<bool, String>>>,
-    ) -> Option<Outcome> {
-        if values.is_empty() {
-            values.resize(self.parts.len(), None);
-        }
+    fn chain(&self, run: &mut Run<'_, '_>, chain: &[Conjunct], rule: &Rule) -> Option<Outcome> {
         for c in chain {
-            let v = match &values[c.part] {
-                Some(v) => v.clone(),
+            let v = match run.known(c.part, &self.parts[c.part]) {
+                Some(v) => v,
                 None => {
-                    let v = value(eval, &self.parts[c.part], &rule.slots)?;
-                    values[c.part] = Some(v.clone());
+                    let part = &self.parts[c.part];
+                    let v = value(run.evaluator(part.scope), &part.condition, &rule.slots)?;
+                    run.learn(c.part, part, &v);
                     v
                 }
             };
@@ -548,6 +680,63 @@ impl Prepared {
             }
         }
         Some(Outcome::Satisfied(true))
+    }
+}
+
+/// One decision under way: its evaluators and what it knows.
+struct Run<'m, 'e> {
+    request: &'m Request,
+    entities: &'e Entities,
+    /// The request's own evaluator, made when first needed.
+    own: Option<Evaluator<'e>>,
+    memo: Option<&'m mut Memo<'e>>,
+    /// The values (or Cedar's error messages) of the slice's parts so far.
+    values: Vec<Option<Result<bool, String>>>,
+}
+
+impl<'e> Run<'_, 'e> {
+    /// The generation a value of `scope` is remembered under; `None`
+    /// without a memo.
+    fn generation(&self, scope: Scope) -> Option<u64> {
+        self.memo.as_deref().and_then(|m| m.generation(scope))
+    }
+
+    /// An evaluator for what reads `scope`: the memo's, shared by the pair's
+    /// requests, when `scope` reads neither action nor context and the memo
+    /// has a current pair; the request's own otherwise.
+    fn evaluator(&mut self, scope: Scope) -> &Evaluator<'e> {
+        let (request, entities) = (self.request, self.entities);
+        let make = || {
+            let core: &ast::Request = request.as_ref();
+            Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available())
+        };
+        match self.memo.as_deref_mut() {
+            Some(m) if m.generation(scope).is_some() => m.eval.get_or_insert_with(make),
+            _ => self.own.get_or_insert_with(make),
+        }
+    }
+
+    /// The value of the slice's part `at` (`part`), if already known.
+    fn known(&self, at: usize, part: &Part) -> Option<Result<bool, String>> {
+        if let Some(Some(v)) = self.values.get(at) {
+            return Some(v.clone());
+        }
+        let generation = self.generation(part.scope);
+        self.memo
+            .as_deref()
+            .and_then(|m| Memo::recall(&m.parts, part.number, generation))
+    }
+
+    /// Remembers the value of the slice's part `at` (`part`).
+    fn learn(&mut self, at: usize, part: &Part, value: &Result<bool, String>) {
+        if self.values.len() <= at {
+            self.values.resize(at + 1, None);
+        }
+        self.values[at] = Some(value.clone());
+        let generation = self.generation(part.scope);
+        if let Some(m) = self.memo.as_deref_mut() {
+            Memo::store(&mut m.parts, part.number, generation, value.clone());
+        }
     }
 }
 
@@ -723,7 +912,9 @@ mod tests {
                 (p, r)
             })
             .collect();
-        let prepared = Prepared::new(policies).expect("slice");
+        let mut parts = Parts::default();
+        let mut prepared = Prepared::new(policies, &mut parts).expect("slice");
+        prepared.settle(&parts);
         assert_eq!(
             prepared.parts_len(),
             3,
@@ -781,5 +972,94 @@ mod tests {
                 "{data}"
             );
         }
+    }
+
+    #[test]
+    fn a_memo_answers_as_fresh_evaluation_across_actions_resources_and_principals() {
+        let texts = [
+            // A principal part, then a pair part.
+            r#"permit(principal, action, resource) when { principal.n == 1 && resource.owner == principal };"#,
+            // The same principal part, then a part of the request's context.
+            r#"permit(principal, action, resource) when { principal.n == 1 && context.k == 1 };"#,
+            // A pair rule that errors where the owner is missing.
+            r#"forbid(principal, action, resource) when { resource.owner.n == 2 };"#,
+            // A rule of one action, and a principal rule that errors for a
+            // missing principal.
+            r#"permit(principal, action == Action::"a", resource) when { principal.n == 3 };"#,
+            r#"forbid(principal, action, resource) when { principal.n == 4 && resource.owner.n == 1 };"#,
+        ];
+        let (user, project): (ast::EntityType, ast::EntityType) = (
+            "User".parse().expect("type"),
+            "Project".parse().expect("type"),
+        );
+        let schema = cedar_policy::Schema::from_cedarschema_str(
+            "entity User { n: Long }; entity Project { owner: User }; \
+             action a, b appliesTo { principal: User, resource: Project, context: { k?: Long } };",
+        )
+        .expect("schema")
+        .0;
+        let policies: Vec<(Policy, Arc<Rule>)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let id = cedar_policy::PolicyId::new(format!("p{i}"));
+                let p = Policy::parse(Some(id), *text).expect("policy");
+                let r = Rule::new(&p, i).for_types(&user, &project, schema.as_ref());
+                (p, r)
+            })
+            .collect();
+        let mut parts = Parts::default();
+        let mut prepared = Prepared::new(policies, &mut parts).expect("slice");
+        prepared.settle(&parts);
+        let entities = Entities::from_json_value(
+            serde_json::json!([
+                {"uid": {"type": "User", "id": "u1"}, "attrs": {"n": 1}, "parents": []},
+                {"uid": {"type": "User", "id": "u2"}, "attrs": {"n": 2}, "parents": []},
+                {"uid": {"type": "User", "id": "u3"}, "attrs": {"n": 3}, "parents": []},
+                {"uid": {"type": "User", "id": "u4"}, "attrs": {"n": 4}, "parents": []},
+                {"uid": {"type": "Project", "id": "p1"},
+                 "attrs": {"owner": {"__entity": {"type": "User", "id": "u1"}}}, "parents": []},
+                {"uid": {"type": "Project", "id": "p2"},
+                 "attrs": {"owner": {"__entity": {"type": "User", "id": "u2"}}}, "parents": []},
+                {"uid": {"type": "Project", "id": "p3"},
+                 "attrs": {"owner": {"__entity": {"type": "User", "id": "gone"}}}, "parents": []}
+            ]),
+            None,
+        )
+        .expect("entities");
+        let uid = |t: &str, id: &str| -> cedar_policy::EntityUid {
+            format!(r#"{t}::"{id}""#).parse().expect("uid")
+        };
+        let mut memo = Memo::default();
+        let mut decided = 0;
+        for principal in ["u1", "u2", "u3", "u4", "gone"] {
+            memo.next_principal();
+            for (i, resource) in ["p1", "p2", "p3"].into_iter().enumerate() {
+                if i > 0 {
+                    memo.next_pair();
+                }
+                for (action, k) in [("a", 1), ("b", 1), ("b", 2), ("a", 2)] {
+                    let context =
+                        cedar_policy::Context::from_json_value(serde_json::json!({"k": k}), None)
+                            .expect("context");
+                    let request = Request::new(
+                        uid("User", principal),
+                        uid("Action", action),
+                        uid("Project", resource),
+                        context,
+                        None,
+                    )
+                    .expect("request");
+                    let fresh = prepared.decide(&request, &entities, None);
+                    assert_eq!(
+                        prepared.decide(&request, &entities, Some(&mut memo)),
+                        fresh,
+                        "{principal} {action} {resource} k={k}"
+                    );
+                    decided += usize::from(fresh.is_some_and(|(allowed, _, _)| allowed));
+                }
+            }
+        }
+        assert!(decided > 0, "some requests are allowed");
     }
 }
