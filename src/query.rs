@@ -57,7 +57,13 @@ fn type_name(text: &str) -> Option<cedar_policy::EntityTypeName> {
         if let Some(known) = names.get(text) {
             return known.clone();
         }
-        let parsed = cedar_policy::EntityTypeName::from_str(text).ok();
+        // Without the source location Cedar's parser attaches (a shared
+        // pointer every copy of the name would count): a type name read
+        // from a request points at no policy text.
+        let parsed = cedar_policy::EntityTypeName::from_str(text).ok().map(|t| {
+            let core: &cedar_policy_core::ast::EntityType = t.as_ref();
+            cedar_policy::EntityTypeName::from(core.with_loc(None))
+        });
         // Bounded: type names come from requests.
         if names.len() < 256 {
             names.insert(text.to_string(), parsed.clone());

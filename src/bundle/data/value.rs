@@ -118,9 +118,10 @@ impl Val {
     }
 }
 
-/// Cedar's name of an entity type, parsed once per type.
+/// Cedar's name of an entity type, parsed once per type (without the source
+/// location the parser attaches, which every uid made from it would count).
 pub(crate) fn type_name(name: &str) -> Option<cedar_policy_core::ast::EntityType> {
     name.parse::<Name>()
         .ok()
-        .map(cedar_policy_core::ast::EntityType::from)
+        .map(|n| cedar_policy_core::ast::EntityType::from(n).with_loc(None))
 }
