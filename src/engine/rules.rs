@@ -798,6 +798,32 @@ mod tests {
         rule(condition).shown_condition()
     }
 
+    /// The slice of `policies` (id, text) for User principals and Project
+    /// resources of `schema`, its chains settled.
+    fn settled(schema: &str, policies: &[(&str, &str)]) -> Prepared {
+        let (user, project): (ast::EntityType, ast::EntityType) = (
+            "User".parse().expect("type"),
+            "Project".parse().expect("type"),
+        );
+        let schema = cedar_policy::Schema::from_cedarschema_str(schema)
+            .expect("schema")
+            .0;
+        let with_rules: Vec<(Policy, Arc<Rule>)> = policies
+            .iter()
+            .enumerate()
+            .map(|(i, (id, text))| {
+                let p =
+                    Policy::parse(Some(cedar_policy::PolicyId::new(*id)), *text).expect("policy");
+                let r = Rule::new(&p, i).for_types(&user, &project, schema.as_ref());
+                (p, r)
+            })
+            .collect();
+        let mut parts = Parts::default();
+        let mut prepared = Prepared::new(with_rules, &mut parts).expect("slice");
+        prepared.settle(&parts);
+        prepared
+    }
+
     #[test]
     fn type_tests_are_decided_and_only_safe_connectives_folded() {
         // The scope (`true && true && true && ...`) and a decided type test go.
@@ -892,29 +918,11 @@ mod tests {
                 r#"permit(principal, action, resource) when { principal.role == "x" };"#,
             ),
         ];
-        let (user, project): (ast::EntityType, ast::EntityType) = (
-            "User".parse().expect("type"),
-            "Project".parse().expect("type"),
-        );
-        let schema = cedar_policy::Schema::from_cedarschema_str(
+        let prepared = settled(
             "entity User { n: Long, role: String }; entity Project; \
              action go appliesTo { principal: User, resource: Project };",
-        )
-        .expect("schema")
-        .0;
-        let policies: Vec<(Policy, Arc<Rule>)> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, (id, text))| {
-                let p =
-                    Policy::parse(Some(cedar_policy::PolicyId::new(*id)), *text).expect("policy");
-                let r = Rule::new(&p, i).for_types(&user, &project, schema.as_ref());
-                (p, r)
-            })
-            .collect();
-        let mut parts = Parts::default();
-        let mut prepared = Prepared::new(policies, &mut parts).expect("slice");
-        prepared.settle(&parts);
+            &texts,
+        );
         assert_eq!(
             prepared.parts_len(),
             3,
@@ -978,39 +986,36 @@ mod tests {
     fn a_memo_answers_as_fresh_evaluation_across_actions_resources_and_principals() {
         let texts = [
             // A principal part, then a pair part.
-            r#"permit(principal, action, resource) when { principal.n == 1 && resource.owner == principal };"#,
+            (
+                "owner",
+                r#"permit(principal, action, resource) when { principal.n == 1 && resource.owner == principal };"#,
+            ),
             // The same principal part, then a part of the request's context.
-            r#"permit(principal, action, resource) when { principal.n == 1 && context.k == 1 };"#,
+            (
+                "context",
+                r#"permit(principal, action, resource) when { principal.n == 1 && context.k == 1 };"#,
+            ),
             // A pair rule that errors where the owner is missing.
-            r#"forbid(principal, action, resource) when { resource.owner.n == 2 };"#,
+            (
+                "owner-n",
+                r#"forbid(principal, action, resource) when { resource.owner.n == 2 };"#,
+            ),
             // A rule of one action, and a principal rule that errors for a
             // missing principal.
-            r#"permit(principal, action == Action::"a", resource) when { principal.n == 3 };"#,
-            r#"forbid(principal, action, resource) when { principal.n == 4 && resource.owner.n == 1 };"#,
+            (
+                "action",
+                r#"permit(principal, action == Action::"a", resource) when { principal.n == 3 };"#,
+            ),
+            (
+                "both",
+                r#"forbid(principal, action, resource) when { principal.n == 4 && resource.owner.n == 1 };"#,
+            ),
         ];
-        let (user, project): (ast::EntityType, ast::EntityType) = (
-            "User".parse().expect("type"),
-            "Project".parse().expect("type"),
-        );
-        let schema = cedar_policy::Schema::from_cedarschema_str(
+        let prepared = settled(
             "entity User { n: Long }; entity Project { owner: User }; \
              action a, b appliesTo { principal: User, resource: Project, context: { k?: Long } };",
-        )
-        .expect("schema")
-        .0;
-        let policies: Vec<(Policy, Arc<Rule>)> = texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let id = cedar_policy::PolicyId::new(format!("p{i}"));
-                let p = Policy::parse(Some(id), *text).expect("policy");
-                let r = Rule::new(&p, i).for_types(&user, &project, schema.as_ref());
-                (p, r)
-            })
-            .collect();
-        let mut parts = Parts::default();
-        let mut prepared = Prepared::new(policies, &mut parts).expect("slice");
-        prepared.settle(&parts);
+            &texts,
+        );
         let entities = Entities::from_json_value(
             serde_json::json!([
                 {"uid": {"type": "User", "id": "u1"}, "attrs": {"n": 1}, "parents": []},
