@@ -429,7 +429,8 @@ impl<'e> Memo<'e> {
 #[derive(Debug, Default)]
 pub(super) struct Parts {
     numbers: crate::FastMap<ast::Expr, usize>,
-    /// How many chained rules, over every slice, hold each part.
+    /// How many times each part appears in the chained rules of every
+    /// slice and sub-slice.
     uses: Vec<usize>,
 }
 
@@ -576,8 +577,9 @@ impl Prepared {
         })
     }
 
-    /// Plans as [`Plan::Alone`] the chains none of whose parts another
-    /// rule of the engine holds (`parts` complete).
+    /// Plans as [`Plan::Alone`] the chains none of whose parts appears
+    /// anywhere else in the engine: in another rule, or in this rule's copy
+    /// in another slice (`parts` complete).
     pub(super) fn settle(&mut self, parts: &Parts) {
         for plan in &mut self.plans {
             if let Plan::Chain(chain) = plan {
