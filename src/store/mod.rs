@@ -8,7 +8,7 @@
 //! entities (unless the schema changed), so it is live in milliseconds at any
 //! workspace size; an entity edit re-reads only the entity files.
 //!
-//! The store owns its files ([`disk`]: what changed, what to rebuild) and its
+//! The store owns its files (`disk`: what changed, what to rebuild) and its
 //! watcher ([`watch`]: file events -> debounced reloads, started with
 //! [`Store::watch`]).
 
