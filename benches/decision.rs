@@ -5,6 +5,10 @@
 //!   a fixed mix of allow and deny requests, on the demo workspace and on
 //!   generated workspaces of 100, 10,000 and 100,000 users, evaluating only the
 //!   policy slice of the request (`sliced`) or the whole set (`whole`);
+//! - `decision/demo/page`: one user's page of the demo workspace, every
+//!   project with three buttons (`viewProject`, `createTask`,
+//!   `deleteProject`), decided as the sidecar decides a batch; reported per
+//!   decision (criterion's throughput in elements);
 //! - `load/bundle-demo`: read, parse and strictly validate the shipped bundle;
 //! - `load/entities/<n>`: integrity-check and parse the entity data of a workspace.
 //!
@@ -83,6 +87,7 @@ fn decisions(c: &mut Criterion) {
             cached.decide(q, None).is_allowed()
         })
     });
+    bench_pages(c, &snap);
     for n in sizes() {
         let (json, ids) = testkit::workspace(n, 42);
         let data = Overlay::instead_of_stored("synth")
@@ -92,6 +97,42 @@ fn decisions(c: &mut Criterion) {
         let queries = testkit::requests(&ids, 1000, 42);
         bench_decisions(c, &format!("users-{n}"), &snap, Some(&data), &queries);
     }
+}
+
+/// One batch per user of the demo: every project, three actions each, in
+/// the order a page asks them (by project, then button).
+fn bench_pages(c: &mut Criterion, snap: &Snapshot) {
+    let buttons = ["viewProject", "createTask", "deleteProject"];
+    let mut pages: std::collections::BTreeMap<String, Vec<Query>> = Default::default();
+    for case in universe::cases(snap, None) {
+        let q = case.query;
+        let button = buttons.contains(&q.action().id().unescaped());
+        if button && q.resource().type_name().to_string() == "Project" {
+            pages.entry(q.principal().to_string()).or_default().push(q);
+        }
+    }
+    let mut pages: Vec<Vec<Query>> = pages.into_values().collect();
+    for page in &mut pages {
+        page.sort_by_key(|q| (q.resource().to_string(), q.action().to_string()));
+    }
+    // The universe asks every user about every project: pages of one size.
+    let per_page = pages.first().map_or(0, Vec::len);
+    assert!(per_page >= 6, "a page has projects and buttons: {per_page}");
+    assert!(
+        pages.iter().all(|p| p.len() == per_page),
+        "pages of one size"
+    );
+    let mut group = c.benchmark_group("decision/demo");
+    group.throughput(criterion::Throughput::Elements(per_page as u64));
+    let mut i = 0usize;
+    group.bench_function("page", |b| {
+        b.iter(|| {
+            let page: Vec<&Query> = pages[i % pages.len()].iter().collect();
+            i += 1;
+            snap.decide_batch(&page, None).len()
+        })
+    });
+    group.finish();
 }
 
 fn loads(c: &mut Criterion) {
