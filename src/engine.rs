@@ -15,8 +15,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::{FastMap, FastSet};
-
 use cedar_policy::{
     ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, EntityTypeName,
     EntityUid, Policy, PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response,
@@ -26,6 +24,7 @@ use cedar_policy::{
 use crate::domain::integrity::json::ref_parts;
 use crate::error::{Field, Problem, RequestError};
 use crate::query::{Decision, Query, Verdict};
+use crate::{FastMap, FastSet};
 
 mod guard;
 mod rules;

@@ -409,10 +409,7 @@ impl<'e> Memo<'e> {
             .and_then(|s| s.value.clone())
     }
 
-    fn store<T>(slots: &mut Vec<Stamped<T>>, at: usize, generation: Option<u64>, value: T) {
-        let Some(generation) = generation else {
-            return;
-        };
+    fn store<T>(slots: &mut Vec<Stamped<T>>, at: usize, generation: u64, value: T) {
         if slots.len() <= at {
             slots.resize_with(at + 1, Stamped::default);
         }
@@ -435,12 +432,16 @@ pub(super) struct Parts {
 }
 
 impl Parts {
+    /// The number of part `e` (a new one if unseen), counting this use.
     fn number(&mut self, e: &ast::Expr) -> usize {
-        let next = self.numbers.len();
-        let n = *self.numbers.entry(e.clone()).or_insert(next);
-        if n == self.uses.len() {
-            self.uses.push(0);
-        }
+        let n = match self.numbers.get(e) {
+            Some(&n) => n,
+            None => {
+                self.numbers.insert(e.clone(), self.uses.len());
+                self.uses.push(0);
+                self.uses.len() - 1
+            }
+        };
         self.uses[n] += 1;
         n
     }
@@ -643,8 +644,8 @@ impl Prepared {
                         Plan::Alone => outcome(run.evaluator(rule.scope), &rule.condition, rule)?,
                         Plan::Chain(chain) => self.chain(&mut run, chain, rule)?,
                     };
-                    if let Some(m) = run.memo.as_deref_mut() {
-                        Memo::store(&mut m.outcomes, rule.number, generation, o.clone());
+                    if let (Some(m), Some(g)) = (run.memo.as_deref_mut(), generation) {
+                        Memo::store(&mut m.outcomes, rule.number, g, o.clone());
                     }
                     o
                 }
@@ -666,10 +667,10 @@ impl Prepared {
     /// `false` or error (`None` as in [`value`]).
     fn chain(&self, run: &mut Run<'_, '_>, chain: &[Conjunct], rule: &Rule) -> Option<Outcome> {
         for c in chain {
-            let v = match run.known(c.part, &self.parts[c.part]) {
+            let part = &self.parts[c.part];
+            let v = match run.known(c.part, part) {
                 Some(v) => v,
                 None => {
-                    let part = &self.parts[c.part];
                     let v = value(run.evaluator(part.scope), &part.condition, &rule.slots)?;
                     run.learn(c.part, part, &v);
                     v
@@ -736,8 +737,8 @@ impl<'e> Run<'_, 'e> {
         }
         self.values[at] = Some(value.clone());
         let generation = self.generation(part.scope);
-        if let Some(m) = self.memo.as_deref_mut() {
-            Memo::store(&mut m.parts, part.number, generation, value.clone());
+        if let (Some(m), Some(g)) = (self.memo.as_deref_mut(), generation) {
+            Memo::store(&mut m.parts, part.number, g, value.clone());
         }
     }
 }

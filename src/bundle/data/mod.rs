@@ -17,9 +17,6 @@ mod shape;
 mod value;
 
 use std::collections::{HashMap, HashSet};
-
-use crate::FastSet;
-
 use std::sync::Arc;
 
 use cedar_policy_core::ast::{self, EntityUID, PartialValue};
@@ -27,6 +24,8 @@ use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
 use cedar_policy_core::extensions::Extensions;
 use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
+
+use crate::FastSet;
 
 pub(crate) use reach::Reach;
 pub(crate) use read::{entries_of_json, labelled, labelled_refs, read_entries, whole_file_problem};
