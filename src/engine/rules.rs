@@ -627,6 +627,7 @@ impl Prepared {
             request,
             entities,
             own: None,
+            mine: false,
             memo,
             values: Vec::new(),
         };
@@ -692,6 +693,8 @@ struct Run<'m, 'e> {
     entities: &'e Entities,
     /// The request's own evaluator, made when first needed.
     own: Option<Evaluator<'e>>,
+    /// The memo's evaluator is this request's (made for it in this run).
+    mine: bool,
     memo: Option<&'m mut Memo<'e>>,
     /// The values (or Cedar's error messages) of the slice's parts so far.
     values: Vec<Option<Result<bool, String>>>,
@@ -706,7 +709,9 @@ impl<'e> Run<'_, 'e> {
 
     /// An evaluator for what reads `scope`: the memo's, shared by the pair's
     /// requests, when `scope` reads neither action nor context and the memo
-    /// has a current pair; the request's own otherwise.
+    /// has a current pair; the request's own otherwise. One evaluator per
+    /// request at most: the first the pair needs is this request's own
+    /// (made or taken), which then serves this request's every scope.
     fn evaluator(&mut self, scope: Scope) -> &Evaluator<'e> {
         let (request, entities) = (self.request, self.entities);
         let make = || {
@@ -714,7 +719,13 @@ impl<'e> Run<'_, 'e> {
             Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available())
         };
         match self.memo.as_deref_mut() {
-            Some(m) if m.generation(scope).is_some() => m.eval.get_or_insert_with(make),
+            Some(m) if self.mine || m.generation(scope).is_some() => {
+                if m.eval.is_none() {
+                    m.eval = Some(self.own.take().unwrap_or_else(make));
+                    self.mine = true;
+                }
+                m.eval.get_or_insert_with(make)
+            }
             _ => self.own.get_or_insert_with(make),
         }
     }
