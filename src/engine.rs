@@ -27,6 +27,7 @@ use crate::query::{Decision, Query, Verdict};
 use crate::{FastMap, FastSet};
 
 mod guard;
+mod quick;
 mod rules;
 
 pub use rules::Memo;

@@ -37,6 +37,7 @@ use cedar_policy_core::extensions::Extensions;
 use cedar_policy_core::validator::types::OpenTag;
 use cedar_policy_core::validator::ValidatorSchema;
 
+use super::quick;
 use crate::error::Problem;
 
 /// One policy's condition, built once.
@@ -626,6 +627,7 @@ impl Prepared {
         let mut run = Run {
             request,
             entities,
+            quick: quick::Env::new(request.as_ref(), entities.as_ref()),
             own: None,
             mine: false,
             memo,
@@ -642,7 +644,10 @@ impl Prepared {
                 Some(o) => o,
                 None => {
                     let o = match plan {
-                        Plan::Alone => outcome(run.evaluator(rule.scope), &rule.condition, rule)?,
+                        Plan::Alone => match quick::truth(&rule.condition, &run.quick) {
+                            Some(b) => Outcome::Satisfied(b),
+                            None => outcome(run.evaluator(rule.scope), &rule.condition, rule)?,
+                        },
                         Plan::Chain(chain) => self.chain(&mut run, chain, rule)?,
                     };
                     if let (Some(m), Some(g)) = (run.memo.as_deref_mut(), generation) {
@@ -672,7 +677,10 @@ impl Prepared {
             let v = match run.known(c.part, part) {
                 Some(v) => v,
                 None => {
-                    let v = value(run.evaluator(part.scope), &part.condition, &rule.slots)?;
+                    let v = match quick::truth(&part.condition, &run.quick) {
+                        Some(b) => Ok(b),
+                        None => value(run.evaluator(part.scope), &part.condition, &rule.slots)?,
+                    };
                     run.learn(c.part, part, &v);
                     v
                 }
@@ -691,6 +699,8 @@ impl Prepared {
 struct Run<'m, 'e> {
     request: &'m Request,
     entities: &'e Entities,
+    /// The request for the direct evaluator, tried before Cedar's.
+    quick: quick::Env<'m>,
     /// The request's own evaluator, made when first needed.
     own: Option<Evaluator<'e>>,
     /// The memo's evaluator is this request's (made for it in this run).
