@@ -56,10 +56,10 @@ struct Slice {
 impl Slice {
     /// The policies Cedar evaluates for this principal: its sub-slice, or
     /// the whole slice when it has none.
-    fn for_principal(&self, principal: &EntityUid, entities: &Entities) -> &Prepared {
+    fn for_principal(&self, principal: Option<&cedar_policy_core::ast::Entity>) -> &Prepared {
         self.split
             .as_ref()
-            .and_then(|s| s.pick(principal, entities))
+            .and_then(|s| s.pick(principal))
             .unwrap_or(&self.policies)
     }
 }
@@ -332,7 +332,7 @@ impl Engine {
                         action: query.action().to_string(),
                         type_name: query.resource().type_name().to_string(),
                     })?
-                    .for_principal(query.principal(), entities)
+                    .for_principal(entities.get(query.principal()).map(AsRef::as_ref))
                     .set
             }
         };
@@ -354,6 +354,20 @@ impl Engine {
         query: &Query,
         entities: &Entities,
         contexts: Option<&mut ContextCache>,
+    ) -> Result<Request, RequestError> {
+        self.request_checked(query, entities, contexts, false)
+    }
+
+    /// [`Engine::request_with`]; with `present`, the caller knows that
+    /// `entities` holds the principal and the resource (an earlier request
+    /// of the same pair over the same set was built), and they are not
+    /// looked up again.
+    pub(crate) fn request_checked(
+        &self,
+        query: &Query,
+        entities: &Entities,
+        contexts: Option<&mut ContextCache>,
+        present: bool,
     ) -> Result<Request, RequestError> {
         for (field, uid) in [
             (Field::Principal, query.principal()),
@@ -392,7 +406,7 @@ impl Engine {
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
         ] {
-            if entities.get(uid).is_none() {
+            if !present && entities.get(uid).is_none() {
                 return Err(RequestError::UnknownEntity {
                     field,
                     uid: uid.to_string(),
@@ -496,14 +510,19 @@ impl Engine {
         entities: &'e Entities,
         memo: Option<&mut Memo<'e>>,
     ) -> Decision {
+        let env = quick::Env::new(
+            request.as_ref(),
+            entities.as_ref(),
+            memo.as_deref().map(Memo::known).unwrap_or_default(),
+        );
         let slice = match (request.principal(), request.action(), request.resource()) {
             (Some(p), Some(a), Some(r)) => self
                 .slice_of(p.type_name(), a, r.type_name())
-                .map(|s| s.for_principal(p, entities)),
+                .map(|s| s.for_principal(env.principal_entity())),
             _ => None,
         };
         match slice {
-            Some(policies) => match policies.decide(request, entities, memo) {
+            Some(policies) => match policies.decide(request, entities, &env, memo) {
                 Some(answer) => Self::closed(answer),
                 None => Self::fail_closed(&self.authorizer.is_authorized(
                     request,

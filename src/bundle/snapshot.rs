@@ -153,11 +153,20 @@ impl Snapshot {
         let mut memo = crate::engine::Memo::default();
         let mut contexts = crate::engine::ContextCache::default();
         let mut pair: Option<(&EntityUid, &EntityUid)> = None;
+        // The last pair whose entities were found in the set.
+        let mut present: Option<(&EntityUid, &EntityUid)> = None;
         prepared
             .iter()
             .map(|q| {
                 let q = q.as_ref().map_err(Clone::clone)?;
-                let request = engine.request_with(q, &entities, Some(&mut contexts))?;
+                let this = (q.principal(), q.resource());
+                let request = engine.request_checked(
+                    q,
+                    &entities,
+                    Some(&mut contexts),
+                    present == Some(this),
+                )?;
+                present = Some(this);
                 match pair {
                     Some((p, r)) if p == q.principal() && r == q.resource() => {}
                     Some((p, _)) if p == q.principal() => memo.next_pair(),

@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use cedar_policy::{Entities, EntityUid, Policy};
+use cedar_policy::{EntityUid, Policy};
 use cedar_policy_core::ast;
 
 use super::rules::{Parts, Prepared, Rule};
@@ -217,10 +217,11 @@ impl Split {
         self.subs.iter_mut().for_each(|s| s.settle(parts));
     }
 
-    /// The sub-slice for `principal`, or `None` when one of its guarded
-    /// attributes cannot be read (the whole slice then decides).
-    pub(super) fn pick(&self, principal: &EntityUid, entities: &Entities) -> Option<&Prepared> {
-        let entity: &ast::Entity = entities.get(principal)?.as_ref();
+    /// The sub-slice for the principal `principal` is the entity of, or
+    /// `None` when there is none or one of its guarded attributes cannot be
+    /// read (the whole slice then decides).
+    pub(super) fn pick(&self, principal: Option<&ast::Entity>) -> Option<&Prepared> {
+        let entity = principal?;
         let mut index = 0usize;
         let mut radix = 1usize;
         for (attr, lits) in &self.attrs {

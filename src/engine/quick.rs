@@ -27,22 +27,34 @@ use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal, UnaryOp, ValueKi
 use cedar_policy_core::entities::{Dereference, Entities};
 use smol_str::SmolStr;
 
-/// What a condition is evaluated against: the request's variables and its
-/// entity set.
-pub(super) struct Env<'a> {
-    principal: Option<&'a ast::EntityUID>,
-    action: Option<&'a ast::EntityUID>,
-    resource: Option<&'a ast::EntityUID>,
-    context: Option<&'a BTreeMap<SmolStr, ast::Value>>,
-    entities: &'a Entities,
+/// What a condition is evaluated against: the request's variables (`'r`)
+/// and its entity set (`'e`).
+pub(super) struct Env<'r, 'e> {
+    principal: Option<&'r ast::EntityUID>,
+    action: Option<&'r ast::EntityUID>,
+    resource: Option<&'r ast::EntityUID>,
+    context: Option<&'r BTreeMap<SmolStr, ast::Value>>,
+    entities: &'e Entities,
     /// The principal's and the resource's entities, once looked up.
-    principal_entity: Cell<Option<Option<&'a ast::Entity>>>,
-    resource_entity: Cell<Option<Option<&'a ast::Entity>>>,
+    principal_entity: Known<'e>,
+    resource_entity: Known<'e>,
 }
 
-impl<'a> Env<'a> {
-    /// The environment of `request` over `entities`.
-    pub(super) fn new(request: &'a ast::Request, entities: &'a Entities) -> Env<'a> {
+/// An entity of the set once looked up (`Some(None)`: it has none).
+pub(super) type Known<'e> = Cell<Option<Option<&'e ast::Entity>>>;
+
+impl<'r, 'e> Env<'r, 'e> {
+    /// The environment of `request` over `entities`; the principal's and
+    /// the resource's entities as already looked up (by an earlier request
+    /// of the same principal and resource over the same set), if they were.
+    pub(super) fn new(
+        request: &'r ast::Request,
+        entities: &'e Entities,
+        known: (
+            Option<Option<&'e ast::Entity>>,
+            Option<Option<&'e ast::Entity>>,
+        ),
+    ) -> Env<'r, 'e> {
         let context = match request.context() {
             Some(ast::Context::Value(map)) => Some(&**map),
             _ => None,
@@ -53,19 +65,35 @@ impl<'a> Env<'a> {
             resource: request.resource().uid(),
             context,
             entities,
-            principal_entity: Cell::new(None),
-            resource_entity: Cell::new(None),
+            principal_entity: Cell::new(known.0),
+            resource_entity: Cell::new(known.1),
         }
+    }
+
+    /// The principal's and the resource's entities, where looked up (to
+    /// hand to the next request of the pair).
+    pub(super) fn known(
+        &self,
+    ) -> (
+        Option<Option<&'e ast::Entity>>,
+        Option<Option<&'e ast::Entity>>,
+    ) {
+        (self.principal_entity.get(), self.resource_entity.get())
+    }
+
+    /// The principal's entity, if the set holds it.
+    pub(super) fn principal_entity(&self) -> Option<&'e ast::Entity> {
+        self.principal.and_then(|p| self.entity(p))
     }
 
     /// The entity of `uid`; `None` when the set does not hold it (or holds
     /// a residual).
-    fn entity(&self, uid: &ast::EntityUID) -> Option<&'a ast::Entity> {
+    fn entity(&self, uid: &ast::EntityUID) -> Option<&'e ast::Entity> {
         let look = || match self.entities.entity(uid) {
             Dereference::Data(e) => Some(e),
             Dereference::NoSuchEntity | Dereference::Residual(_) => None,
         };
-        let cached = |cell: &Cell<Option<Option<&'a ast::Entity>>>| match cell.get() {
+        let cached = |cell: &Known<'e>| match cell.get() {
             Some(e) => e,
             None => {
                 let e = look();
@@ -191,11 +219,11 @@ impl<'a> Elements<'a> {
 /// The value of `condition` in `env`, when it is a boolean Cedar's
 /// evaluator would give without error; `None` otherwise (see the module
 /// documentation).
-pub(super) fn truth(condition: &ast::Expr, env: &Env<'_>) -> Option<bool> {
+pub(super) fn truth(condition: &ast::Expr, env: &Env<'_, '_>) -> Option<bool> {
     eval(condition, env)?.boolean()
 }
 
-fn eval<'v>(e: &'v ast::Expr, env: &'v Env<'_>) -> Option<V<'v>> {
+fn eval<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>) -> Option<V<'v>> {
     match e.expr_kind() {
         ExprKind::Lit(l) => Some(V::of_literal(l)),
         ExprKind::Var(Var::Principal) => env.principal.map(V::Uid),
@@ -275,7 +303,7 @@ fn binary<'v>(
     op: BinaryOp,
     arg1: &'v ast::Expr,
     arg2: &'v ast::Expr,
-    env: &'v Env<'_>,
+    env: &'v Env<'_, '_>,
 ) -> Option<V<'v>> {
     let b = |x: bool| Some(V::Bool(x));
     match op {
@@ -351,7 +379,7 @@ fn binary<'v>(
 
 /// The elements of the set operand `e`; with `single`, an entity (the
 /// right side of `in`) counts as the set of itself.
-fn elements<'v>(e: &'v ast::Expr, env: &'v Env<'_>, single: bool) -> Option<Elements<'v>> {
+fn elements<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>, single: bool) -> Option<Elements<'v>> {
     if let ExprKind::Set(items) = e.expr_kind() {
         return items
             .iter()
@@ -535,7 +563,8 @@ mod tests {
                                 cedar_policy::Request::new(uid(p), uid(a), uid(r), context, None)
                                     .expect("request");
                             let core: &ast::Request = request.as_ref();
-                            let quick = truth(&condition, &Env::new(core, entities.as_ref()));
+                            let quick =
+                                truth(&condition, &Env::new(core, entities.as_ref(), (None, None)));
                             let cedar = Evaluator::new(
                                 core.clone(),
                                 entities.as_ref(),

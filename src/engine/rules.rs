@@ -348,6 +348,11 @@ pub struct Memo<'e> {
     /// An evaluator for the current pair (any of its requests: what it
     /// evaluates reads neither `action` nor `context`).
     eval: Option<Evaluator<'e>>,
+    /// The current principal's and resource's entities, where looked up.
+    entities: (
+        Option<Option<&'e ast::Entity>>,
+        Option<Option<&'e ast::Entity>>,
+    ),
 }
 
 impl std::fmt::Debug for Memo<'_> {
@@ -382,6 +387,7 @@ impl<'e> Memo<'e> {
         self.principal = self.last;
         self.pair = self.last;
         self.eval = None;
+        self.entities = (None, None);
     }
 
     /// The next requests are of another resource, same principal.
@@ -389,6 +395,21 @@ impl<'e> Memo<'e> {
         self.last += 1;
         self.pair = self.last;
         self.eval = None;
+        self.entities.1 = None;
+    }
+
+    /// The current principal's and resource's entities, where an earlier
+    /// request of the pair looked them up (none before the first pair).
+    pub(super) fn known(
+        &self,
+    ) -> (
+        Option<Option<&'e ast::Entity>>,
+        Option<Option<&'e ast::Entity>>,
+    ) {
+        if self.pair == 0 {
+            return (None, None);
+        }
+        self.entities
     }
 
     /// The generation values of `scope` are stored under; `None` for
@@ -622,12 +643,13 @@ impl Prepared {
         &self,
         request: &Request,
         entities: &'e Entities,
+        quick: &quick::Env<'_, 'e>,
         memo: Option<&mut Memo<'e>>,
     ) -> Option<Answer> {
         let mut run = Run {
             request,
             entities,
-            quick: quick::Env::new(request.as_ref(), entities.as_ref()),
+            quick,
             own: None,
             mine: false,
             memo,
@@ -644,7 +666,7 @@ impl Prepared {
                 Some(o) => o,
                 None => {
                     let o = match plan {
-                        Plan::Alone => match quick::truth(&rule.condition, &run.quick) {
+                        Plan::Alone => match quick::truth(&rule.condition, run.quick) {
                             Some(b) => Outcome::Satisfied(b),
                             None => outcome(run.evaluator(rule.scope), &rule.condition, rule)?,
                         },
@@ -663,6 +685,9 @@ impl Prepared {
                 Outcome::Failed(message) => errors.push(message),
             }
         }
+        if let Some(m) = run.memo {
+            m.entities = quick.known();
+        }
         let allowed = !permits.is_empty() && forbids.is_empty();
         let determining = if forbids.is_empty() { permits } else { forbids };
         Some((allowed, determining.into_iter().cloned().collect(), errors))
@@ -677,7 +702,7 @@ impl Prepared {
             let v = match run.known(c.part, part) {
                 Some(v) => v,
                 None => {
-                    let v = match quick::truth(&part.condition, &run.quick) {
+                    let v = match quick::truth(&part.condition, run.quick) {
                         Some(b) => Ok(b),
                         None => value(run.evaluator(part.scope), &part.condition, &rule.slots)?,
                     };
@@ -700,7 +725,7 @@ struct Run<'m, 'e> {
     request: &'m Request,
     entities: &'e Entities,
     /// The request for the direct evaluator, tried before Cedar's.
-    quick: quick::Env<'m>,
+    quick: &'m quick::Env<'m, 'e>,
     /// The request's own evaluator, made when first needed.
     own: Option<Evaluator<'e>>,
     /// The memo's evaluator is this request's (made for it in this run).
@@ -816,6 +841,19 @@ mod tests {
         .expect("schema")
         .0;
         Rule::new(&policy, 0).for_types(&user, &project, schema.as_ref())
+    }
+
+    /// `prepared`'s answer, as the engine asks it (the principal's and
+    /// resource's entities handed on by `memo`).
+    fn answer<'e>(
+        prepared: &Prepared,
+        request: &Request,
+        entities: &'e Entities,
+        memo: Option<&mut Memo<'e>>,
+    ) -> Option<Answer> {
+        let known = memo.as_deref().map(Memo::known).unwrap_or_default();
+        let env = quick::Env::new(request.as_ref(), entities.as_ref(), known);
+        prepared.decide(request, entities, &env, memo)
     }
 
     fn folded(condition: &str) -> String {
@@ -973,7 +1011,7 @@ mod tests {
         ] {
             let entities = Entities::from_json_value(data.clone(), None).expect("entities");
             let (allowed, mut reasons, mut errors) =
-                prepared.decide(&request, &entities, None).expect("decided");
+                answer(&prepared, &request, &entities, None).expect("decided");
             let cedar =
                 cedar_policy::Authorizer::new().is_authorized(&request, &prepared.set, &entities);
             let mut cedar_reasons: Vec<String> = cedar
@@ -1079,9 +1117,9 @@ mod tests {
                         None,
                     )
                     .expect("request");
-                    let fresh = prepared.decide(&request, &entities, None);
+                    let fresh = answer(&prepared, &request, &entities, None);
                     assert_eq!(
-                        prepared.decide(&request, &entities, Some(&mut memo)),
+                        answer(&prepared, &request, &entities, Some(&mut memo)),
                         fresh,
                         "{principal} {action} {resource} k={k}"
                     );
