@@ -31,7 +31,7 @@ mod quick;
 mod rules;
 
 pub use rules::Memo;
-use rules::{Parts, Prepared, Rule};
+use rules::{Asked, Parts, Prepared, Rule};
 
 /// Which policies Cedar evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,6 +369,27 @@ impl Engine {
         contexts: Option<&mut ContextCache>,
         present: bool,
     ) -> Result<Request, RequestError> {
+        let context = self.checked_context(query, entities, contexts, present)?;
+        Request::new(
+            query.principal().clone(),
+            query.action().clone(),
+            query.resource().clone(),
+            context,
+            None,
+        )
+        .map_err(|e| RequestError::SchemaMismatch {
+            message: e.to_string(),
+        })
+    }
+
+    /// The checks of [`Engine::request_checked`], and the request's context.
+    fn checked_context(
+        &self,
+        query: &Query,
+        entities: &Entities,
+        contexts: Option<&mut ContextCache>,
+        present: bool,
+    ) -> Result<Context, RequestError> {
         for (field, uid) in [
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
@@ -443,16 +464,7 @@ impl Engine {
                 })
             }
         };
-        Request::new(
-            query.principal().clone(),
-            action.clone(),
-            query.resource().clone(),
-            context,
-            None,
-        )
-        .map_err(|e| RequestError::SchemaMismatch {
-            message: e.to_string(),
-        })
+        Ok(context)
     }
 
     /// The empty context, if the action's context type allows it (known
@@ -510,22 +522,94 @@ impl Engine {
         entities: &'e Entities,
         memo: Option<&mut Memo<'e>>,
     ) -> Decision {
+        let (Some(principal), Some(action), Some(resource)) =
+            (request.principal(), request.action(), request.resource())
+        else {
+            return Decision::deny_because("request has no policy slice");
+        };
+        match request.context() {
+            Some(context) => self.decide_asked(
+                Asked {
+                    principal,
+                    action,
+                    resource,
+                    context,
+                },
+                entities,
+                memo,
+            ),
+            // A context left unknown: Cedar's authorizer on the slice.
+            None => match self.slice_of(principal.type_name(), action, resource.type_name()) {
+                Some(slice) => Self::fail_closed(
+                    &self.authorizer.is_authorized(
+                        request,
+                        &slice
+                            .for_principal(entities.get(principal).map(AsRef::as_ref))
+                            .set,
+                        entities,
+                    ),
+                ),
+                None => Decision::deny_because("request has no policy slice"),
+            },
+        }
+    }
+
+    /// Checks `query` and decides it over `entities`: [`Engine::request`]
+    /// then [`Engine::decide_request`], without building Cedar's request
+    /// unless Cedar's own evaluator is asked.
+    pub fn decide_query(
+        &self,
+        query: &Query,
+        entities: &Entities,
+    ) -> Result<Decision, RequestError> {
+        self.decide_query_with(query, entities, None, false, None)
+    }
+
+    /// [`Engine::decide_query`] with the contexts already read, the
+    /// knowledge that `entities` holds the principal and the resource
+    /// (`present`, see [`Engine::request_checked`]) and a `memo`.
+    pub(crate) fn decide_query_with<'e>(
+        &self,
+        query: &Query,
+        entities: &'e Entities,
+        contexts: Option<&mut ContextCache>,
+        present: bool,
+        memo: Option<&mut Memo<'e>>,
+    ) -> Result<Decision, RequestError> {
+        let context = self.checked_context(query, entities, contexts, present)?;
+        let asked = Asked {
+            principal: query.principal(),
+            action: query.action(),
+            resource: query.resource(),
+            context: &context,
+        };
+        Ok(self.decide_asked(asked, entities, memo))
+    }
+
+    /// Decides a checked request, failing closed.
+    fn decide_asked<'e>(
+        &self,
+        asked: Asked<'_>,
+        entities: &'e Entities,
+        memo: Option<&mut Memo<'e>>,
+    ) -> Decision {
         let env = quick::Env::new(
-            request.as_ref(),
+            asked,
             entities.as_ref(),
             memo.as_deref().map(Memo::known).unwrap_or_default(),
         );
-        let slice = match (request.principal(), request.action(), request.resource()) {
-            (Some(p), Some(a), Some(r)) => self
-                .slice_of(p.type_name(), a, r.type_name())
-                .map(|s| s.for_principal(env.principal_entity())),
-            _ => None,
-        };
+        let slice = self
+            .slice_of(
+                asked.principal.type_name(),
+                asked.action,
+                asked.resource.type_name(),
+            )
+            .map(|s| s.for_principal(env.principal_entity()));
         match slice {
-            Some(policies) => match policies.decide(request, entities, &env, memo) {
+            Some(policies) => match policies.decide(asked, entities, &env, memo) {
                 Some(answer) => Self::closed(answer),
                 None => Self::fail_closed(&self.authorizer.is_authorized(
-                    request,
+                    &asked.request(),
                     &policies.set,
                     entities,
                 )),

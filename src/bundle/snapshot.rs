@@ -82,8 +82,7 @@ impl Snapshot {
         let query = self.prepare(query, overlay)?;
         let entities = self.request_entities(&query, overlay);
         let engine = &self.pack.engine;
-        let request = engine.request(&query, &entities)?;
-        Ok(engine.decide_request(&request, &entities))
+        engine.decide_query(&query, &entities)
     }
 
     /// [`Snapshot::try_decide`] for each of `queries` against the stored
@@ -160,20 +159,21 @@ impl Snapshot {
             .map(|q| {
                 let q = q.as_ref().map_err(Clone::clone)?;
                 let this = (q.principal(), q.resource());
-                let request = engine.request_checked(
+                match pair {
+                    Some(last) if last == this => {}
+                    Some((p, _)) if p == q.principal() => memo.next_pair(),
+                    _ => memo.next_principal(),
+                }
+                pair = Some(this);
+                let decision = engine.decide_query_with(
                     q,
                     &entities,
                     Some(&mut contexts),
                     present == Some(this),
+                    Some(&mut memo),
                 )?;
                 present = Some(this);
-                match pair {
-                    Some((p, r)) if p == q.principal() && r == q.resource() => {}
-                    Some((p, _)) if p == q.principal() => memo.next_pair(),
-                    _ => memo.next_principal(),
-                }
-                pair = Some((q.principal(), q.resource()));
-                Ok(engine.decide_request_with(&request, &entities, Some(&mut memo)))
+                Ok(decision)
             })
             .collect()
     }

@@ -27,63 +27,57 @@ use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal, UnaryOp, ValueKi
 use cedar_policy_core::entities::{Dereference, Entities};
 use smol_str::SmolStr;
 
+use super::rules::Asked;
+
 /// What a condition is evaluated against: the request's variables (`'r`)
 /// and its entity set (`'e`).
 pub(super) struct Env<'r, 'e> {
-    principal: Option<&'r ast::EntityUID>,
-    action: Option<&'r ast::EntityUID>,
-    resource: Option<&'r ast::EntityUID>,
+    principal: &'r ast::EntityUID,
+    action: &'r ast::EntityUID,
+    resource: &'r ast::EntityUID,
     context: Option<&'r BTreeMap<SmolStr, ast::Value>>,
     entities: &'e Entities,
     /// The principal's and the resource's entities, once looked up.
-    principal_entity: Known<'e>,
-    resource_entity: Known<'e>,
+    principal_entity: Cell<Option<Option<&'e ast::Entity>>>,
+    resource_entity: Cell<Option<Option<&'e ast::Entity>>>,
 }
 
-/// An entity of the set once looked up (`Some(None)`: it has none).
-pub(super) type Known<'e> = Cell<Option<Option<&'e ast::Entity>>>;
+/// The principal's and the resource's entities, each where looked up
+/// (`Some(None)`: the set has none).
+pub(super) type Found<'e> = (
+    Option<Option<&'e ast::Entity>>,
+    Option<Option<&'e ast::Entity>>,
+);
 
 impl<'r, 'e> Env<'r, 'e> {
-    /// The environment of `request` over `entities`; the principal's and
+    /// The environment of `asked` over `entities`; the principal's and
     /// the resource's entities as already looked up (by an earlier request
     /// of the same principal and resource over the same set), if they were.
-    pub(super) fn new(
-        request: &'r ast::Request,
-        entities: &'e Entities,
-        known: (
-            Option<Option<&'e ast::Entity>>,
-            Option<Option<&'e ast::Entity>>,
-        ),
-    ) -> Env<'r, 'e> {
-        let context = match request.context() {
-            Some(ast::Context::Value(map)) => Some(&**map),
-            _ => None,
+    pub(super) fn new(asked: Asked<'r>, entities: &'e Entities, found: Found<'e>) -> Env<'r, 'e> {
+        let context = match asked.context.as_ref() {
+            ast::Context::Value(map) => Some(&**map),
+            ast::Context::RestrictedResidual(_) => None,
         };
         Env {
-            principal: request.principal().uid(),
-            action: request.action().uid(),
-            resource: request.resource().uid(),
+            principal: asked.principal.as_ref(),
+            action: asked.action.as_ref(),
+            resource: asked.resource.as_ref(),
             context,
             entities,
-            principal_entity: Cell::new(known.0),
-            resource_entity: Cell::new(known.1),
+            principal_entity: Cell::new(found.0),
+            resource_entity: Cell::new(found.1),
         }
     }
 
     /// The principal's and the resource's entities, where looked up (to
     /// hand to the next request of the pair).
-    pub(super) fn known(
-        &self,
-    ) -> (
-        Option<Option<&'e ast::Entity>>,
-        Option<Option<&'e ast::Entity>>,
-    ) {
+    pub(super) fn found(&self) -> Found<'e> {
         (self.principal_entity.get(), self.resource_entity.get())
     }
 
     /// The principal's entity, if the set holds it.
     pub(super) fn principal_entity(&self) -> Option<&'e ast::Entity> {
-        self.principal.and_then(|p| self.entity(p))
+        self.entity(self.principal)
     }
 
     /// The entity of `uid`; `None` when the set does not hold it (or holds
@@ -93,7 +87,7 @@ impl<'r, 'e> Env<'r, 'e> {
             Dereference::Data(e) => Some(e),
             Dereference::NoSuchEntity | Dereference::Residual(_) => None,
         };
-        let cached = |cell: &Known<'e>| match cell.get() {
+        let cached = |cell: &Cell<Option<Option<&'e ast::Entity>>>| match cell.get() {
             Some(e) => e,
             None => {
                 let e = look();
@@ -103,10 +97,12 @@ impl<'r, 'e> Env<'r, 'e> {
         };
         // The request's own variables are handed out by reference, so a
         // pointer comparison finds them.
-        match (self.principal, self.resource) {
-            (Some(p), _) if std::ptr::eq(p, uid) => cached(&self.principal_entity),
-            (_, Some(r)) if std::ptr::eq(r, uid) => cached(&self.resource_entity),
-            _ => look(),
+        if std::ptr::eq(self.principal, uid) {
+            cached(&self.principal_entity)
+        } else if std::ptr::eq(self.resource, uid) {
+            cached(&self.resource_entity)
+        } else {
+            look()
         }
     }
 }
@@ -226,9 +222,9 @@ pub(super) fn truth(condition: &ast::Expr, env: &Env<'_, '_>) -> Option<bool> {
 fn eval<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>) -> Option<V<'v>> {
     match e.expr_kind() {
         ExprKind::Lit(l) => Some(V::of_literal(l)),
-        ExprKind::Var(Var::Principal) => env.principal.map(V::Uid),
-        ExprKind::Var(Var::Action) => env.action.map(V::Uid),
-        ExprKind::Var(Var::Resource) => env.resource.map(V::Uid),
+        ExprKind::Var(Var::Principal) => Some(V::Uid(env.principal)),
+        ExprKind::Var(Var::Action) => Some(V::Uid(env.action)),
+        ExprKind::Var(Var::Resource) => Some(V::Uid(env.resource)),
         ExprKind::If {
             test_expr,
             then_expr,
@@ -550,7 +546,7 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!({"item": "calendar", "r": {"x": 1}}),
         ];
-        let (mut answered, mut asked) = (0, 0);
+        let (mut answered, mut tried) = (0, 0);
         for (text, must) in CONDITIONS {
             let condition = ast::Expr::from_str(text).expect("condition");
             for p in [r#"User::"alice""#, r#"User::"bob""#, r#"User::"ghost""#] {
@@ -559,14 +555,19 @@ mod tests {
                         for c in &contexts {
                             let context = cedar_policy::Context::from_json_value(c.clone(), None)
                                 .expect("context");
-                            let request =
-                                cedar_policy::Request::new(uid(p), uid(a), uid(r), context, None)
-                                    .expect("request");
-                            let core: &ast::Request = request.as_ref();
-                            let quick =
-                                truth(&condition, &Env::new(core, entities.as_ref(), (None, None)));
+                            let uids = (uid(p), uid(a), uid(r));
+                            let asked = Asked {
+                                principal: &uids.0,
+                                action: &uids.1,
+                                resource: &uids.2,
+                                context: &context,
+                            };
+                            let quick = truth(
+                                &condition,
+                                &Env::new(asked, entities.as_ref(), (None, None)),
+                            );
                             let cedar = Evaluator::new(
-                                core.clone(),
+                                asked.core(),
                                 entities.as_ref(),
                                 Extensions::all_available(),
                             )
@@ -576,7 +577,7 @@ mod tests {
                                 ValueKind::Lit(Literal::Bool(b)) => Some(b),
                                 _ => None,
                             });
-                            asked += 1;
+                            tried += 1;
                             if let Some(b) = quick {
                                 answered += 1;
                                 assert_eq!(
@@ -599,8 +600,8 @@ mod tests {
         }
         // Both answers and refusals are exercised.
         assert!(
-            answered > asked / 3 && answered < asked,
-            "{answered} of {asked}"
+            answered > tried / 3 && answered < tried,
+            "{answered} of {tried}"
         );
     }
 }

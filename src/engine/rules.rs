@@ -30,7 +30,7 @@
 
 use std::sync::Arc;
 
-use cedar_policy::{Entities, Policy, PolicySet, Request};
+use cedar_policy::{Context, Entities, EntityUid, Policy, PolicySet, Request};
 use cedar_policy_core::ast;
 use cedar_policy_core::evaluator::Evaluator;
 use cedar_policy_core::extensions::Extensions;
@@ -469,6 +469,35 @@ impl Parts {
     }
 }
 
+/// A checked request, by its parts: what a decision reads. Cedar's own
+/// request is built from them only when Cedar's evaluator or authorizer is
+/// asked (most decisions need neither, see [`quick`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked<'q> {
+    pub principal: &'q EntityUid,
+    pub action: &'q EntityUid,
+    pub resource: &'q EntityUid,
+    pub context: &'q Context,
+}
+
+impl Asked<'_> {
+    /// Cedar's core request, as `Request::new` builds it without a schema.
+    pub(super) fn core(&self) -> ast::Request {
+        let known = |uid: &EntityUid| ast::EntityUIDEntry::known(uid.as_ref().clone(), None);
+        ast::Request::new_unchecked(
+            known(self.principal),
+            known(self.action),
+            known(self.resource),
+            Some(self.context.as_ref().clone()),
+        )
+    }
+
+    /// Cedar's request.
+    pub(crate) fn request(&self) -> Request {
+        Request::from(self.core())
+    }
+}
+
 /// What Cedar's authorizer would answer, before teamgate's fail-closed
 /// override: (Cedar allows, determining policies, error messages).
 pub(super) type Answer = (bool, Vec<String>, Vec<String>);
@@ -641,13 +670,13 @@ impl Prepared {
     /// resource) already evaluated is not evaluated again.
     pub(super) fn decide<'e>(
         &self,
-        request: &Request,
+        asked: Asked<'_>,
         entities: &'e Entities,
         quick: &quick::Env<'_, 'e>,
         memo: Option<&mut Memo<'e>>,
     ) -> Option<Answer> {
         let mut run = Run {
-            request,
+            asked,
             entities,
             quick,
             own: None,
@@ -686,7 +715,7 @@ impl Prepared {
             }
         }
         if let Some(m) = run.memo {
-            m.entities = quick.known();
+            m.entities = quick.found();
         }
         let allowed = !permits.is_empty() && forbids.is_empty();
         let determining = if forbids.is_empty() { permits } else { forbids };
@@ -722,7 +751,7 @@ impl Prepared {
 
 /// One decision under way: its evaluators and what it knows.
 struct Run<'m, 'e> {
-    request: &'m Request,
+    asked: Asked<'m>,
     entities: &'e Entities,
     /// The request for the direct evaluator, tried before Cedar's.
     quick: &'m quick::Env<'m, 'e>,
@@ -748,11 +777,8 @@ impl<'e> Run<'_, 'e> {
     /// request at most: the first the pair needs is this request's own
     /// (made or taken), which then serves this request's every scope.
     fn evaluator(&mut self, scope: Scope) -> &Evaluator<'e> {
-        let (request, entities) = (self.request, self.entities);
-        let make = || {
-            let core: &ast::Request = request.as_ref();
-            Evaluator::new(core.clone(), entities.as_ref(), Extensions::all_available())
-        };
+        let (asked, entities) = (self.asked, self.entities);
+        let make = || Evaluator::new(asked.core(), entities.as_ref(), Extensions::all_available());
         match self.memo.as_deref_mut() {
             Some(m) if self.mine || m.generation(scope).is_some() => {
                 if m.eval.is_none() {
@@ -851,9 +877,15 @@ mod tests {
         entities: &'e Entities,
         memo: Option<&mut Memo<'e>>,
     ) -> Option<Answer> {
+        let asked = Asked {
+            principal: request.principal().expect("principal"),
+            action: request.action().expect("action"),
+            resource: request.resource().expect("resource"),
+            context: request.context().expect("context"),
+        };
         let known = memo.as_deref().map(Memo::known).unwrap_or_default();
-        let env = quick::Env::new(request.as_ref(), entities.as_ref(), known);
-        prepared.decide(request, entities, &env, memo)
+        let env = quick::Env::new(asked, entities.as_ref(), known);
+        prepared.decide(asked, entities, &env, memo)
     }
 
     fn folded(condition: &str) -> String {
