@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::{Field, RequestError};
 
 /// An entity reference: `"User::\"erin\""` or `{"type": "User", "id": "erin"}`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntityRef {
     /// Cedar's string form.
     Text(String),

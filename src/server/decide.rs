@@ -5,9 +5,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::api::{AuthorizeRequest, AuthorizeResponse, Diagnostics};
+use super::api::{AuthorizeRequest, AuthorizeResponse, Diagnostics, EntityRef};
 use super::error::ApiError;
 use super::{AppState, RequestEntities};
+use cedar_policy::EntityUid;
+
 use crate::{Decision, Field, Overlay, Query, Snapshot};
 
 /// Decides one API request against a snapshot. `Err` is a 400: a malformed
@@ -18,7 +20,7 @@ pub(super) fn decide(
     req: &AuthorizeRequest,
 ) -> Result<AuthorizeResponse, ApiError> {
     let started = Instant::now();
-    let query = query(req).map_err(|e| ApiError::from(&e))?;
+    let query = query(req, &mut Recent::keeping(0)).map_err(|e| ApiError::from(&e))?;
     let overlay = overlay(state, snap, req)?;
     let decision = match snap.try_decide(&query, overlay.as_ref()) {
         Ok(d) => d,
@@ -46,10 +48,11 @@ pub(super) fn decide_stored(
 ) -> Result<Vec<AuthorizeResponse>, ApiError> {
     let started = Instant::now();
     let at = |i: usize| format!("requests[{i}]");
+    let mut read = Recent::keeping(8);
     let queries = requests
         .iter()
         .enumerate()
-        .map(|(i, r)| query(r).map_err(|e| ApiError::from(&e).within(&at(i))))
+        .map(|(i, r)| query(r, &mut read).map_err(|e| ApiError::from(&e).within(&at(i))))
         .collect::<Result<Vec<Query>, ApiError>>()?;
     let refs: Vec<&Query> = queries.iter().collect();
     let decisions = snap
@@ -69,6 +72,40 @@ pub(super) fn decide_stored(
         .zip(decisions)
         .map(|(q, d)| answer(state, snap, q, d, nanos, false))
         .collect())
+}
+
+/// The uids of a batch's most recent entity references, so that a
+/// reference repeated in it (one principal over a page of resources, the
+/// same few actions for each) is read once.
+struct Recent<'a> {
+    kept: usize,
+    seen: Vec<(&'a EntityRef, EntityUid)>,
+}
+
+impl<'a> Recent<'a> {
+    /// Keeping the last `kept` references (a page's actions and resources
+    /// repeat within a few requests); 0 for a single request.
+    fn keeping(kept: usize) -> Self {
+        Recent {
+            kept,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The uid `r` names, for `field`.
+    fn uid(&mut self, r: &'a EntityRef, field: Field) -> Result<EntityUid, crate::RequestError> {
+        if let Some((_, uid)) = self.seen.iter().rev().find(|(seen, _)| *seen == r) {
+            return Ok(uid.clone());
+        }
+        let uid = r.uid(field)?;
+        if self.kept > 0 {
+            if self.seen.len() == self.kept {
+                self.seen.remove(0);
+            }
+            self.seen.push((r, uid.clone()));
+        }
+        Ok(uid)
+    }
 }
 
 /// The answer to one decided query, counted in the metrics and logged.
@@ -99,11 +136,14 @@ fn answer(
     }
 }
 
-fn query(req: &AuthorizeRequest) -> Result<Query, crate::RequestError> {
+fn query<'a>(
+    req: &'a AuthorizeRequest,
+    read: &mut Recent<'a>,
+) -> Result<Query, crate::RequestError> {
     Ok(Query::new(
-        req.principal.uid(Field::Principal)?,
-        req.action.uid(Field::Action)?,
-        req.resource.uid(Field::Resource)?,
+        read.uid(&req.principal, Field::Principal)?,
+        read.uid(&req.action, Field::Action)?,
+        read.uid(&req.resource, Field::Resource)?,
     )
     .with_context(req.context.clone().unwrap_or(Value::Null)))
 }
