@@ -74,6 +74,8 @@ pub struct Engine {
     entity_types: FastSet<EntityTypeName>,
     /// Actions whose context type the empty context satisfies.
     empty_context_ok: FastSet<EntityUid>,
+    /// The empty context, shared (cloning it counts a reference).
+    empty: Context,
     authorizer: Authorizer,
 }
 
@@ -186,6 +188,7 @@ impl Engine {
             slices,
             entity_types: schema.entity_types().cloned().collect(),
             empty_context_ok,
+            empty: Context::empty(),
             authorizer: Authorizer::new(),
         })
     }
@@ -369,7 +372,7 @@ impl Engine {
         contexts: Option<&mut ContextCache>,
         present: bool,
     ) -> Result<Request, RequestError> {
-        let context = self.checked_context(query, entities, contexts, present)?;
+        let (context, _) = self.checked_context(query, entities, contexts, present)?;
         Request::new(
             query.principal().clone(),
             query.action().clone(),
@@ -382,14 +385,15 @@ impl Engine {
         })
     }
 
-    /// The checks of [`Engine::request_checked`], and the request's context.
+    /// The checks of [`Engine::request_checked`]; the request's context and
+    /// its slice.
     fn checked_context(
         &self,
         query: &Query,
         entities: &Entities,
         contexts: Option<&mut ContextCache>,
         present: bool,
-    ) -> Result<Context, RequestError> {
+    ) -> Result<(Context, &Slice), RequestError> {
         for (field, uid) in [
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
@@ -414,15 +418,15 @@ impl Engine {
                 type_name: ptype.to_string(),
             });
         }
-        if !envs
+        let Some(slice) = envs
             .iter()
-            .any(|s| &s.principal == ptype && &s.resource == rtype)
-        {
+            .find(|s| &s.principal == ptype && &s.resource == rtype)
+        else {
             return Err(RequestError::WrongResourceType {
                 action: action.to_string(),
                 type_name: rtype.to_string(),
             });
-        }
+        };
         for (field, uid) in [
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
@@ -464,14 +468,14 @@ impl Engine {
                 })
             }
         };
-        Ok(context)
+        Ok((context, slice))
     }
 
     /// The empty context, if the action's context type allows it (known
     /// once per engine; the error is the schema's own).
     fn empty_context(&self, action: &EntityUid) -> Result<Context, String> {
         if self.empty_context_ok.contains(action) {
-            return Ok(Context::empty());
+            return Ok(self.empty.clone());
         }
         self.parse_context(&serde_json::Value::Object(Default::default()), action)
     }
@@ -527,30 +531,29 @@ impl Engine {
         else {
             return Decision::deny_because("request has no policy slice");
         };
+        let Some(slice) = self.slice_of(principal.type_name(), action, resource.type_name()) else {
+            return Decision::deny_because("request has no policy slice");
+        };
         match request.context() {
-            Some(context) => self.decide_asked(
-                Asked {
+            Some(context) => {
+                let asked = Asked {
                     principal,
                     action,
                     resource,
                     context,
-                },
-                entities,
-                memo,
-            ),
+                };
+                self.decide_asked(asked, slice, entities, memo)
+            }
             // A context left unknown: Cedar's authorizer on the slice.
-            None => match self.slice_of(principal.type_name(), action, resource.type_name()) {
-                Some(slice) => Self::fail_closed(
-                    &self.authorizer.is_authorized(
-                        request,
-                        &slice
-                            .for_principal(entities.get(principal).map(AsRef::as_ref))
-                            .set,
-                        entities,
-                    ),
+            None => Self::fail_closed(
+                &self.authorizer.is_authorized(
+                    request,
+                    &slice
+                        .for_principal(entities.get(principal).map(AsRef::as_ref))
+                        .set,
+                    entities,
                 ),
-                None => Decision::deny_because("request has no policy slice"),
-            },
+            ),
         }
     }
 
@@ -576,20 +579,21 @@ impl Engine {
         present: bool,
         memo: Option<&mut Memo<'e>>,
     ) -> Result<Decision, RequestError> {
-        let context = self.checked_context(query, entities, contexts, present)?;
+        let (context, slice) = self.checked_context(query, entities, contexts, present)?;
         let asked = Asked {
             principal: query.principal(),
             action: query.action(),
             resource: query.resource(),
             context: &context,
         };
-        Ok(self.decide_asked(asked, entities, memo))
+        Ok(self.decide_asked(asked, slice, entities, memo))
     }
 
-    /// Decides a checked request, failing closed.
+    /// Decides a checked request on its `slice`, failing closed.
     fn decide_asked<'e>(
         &self,
         asked: Asked<'_>,
+        slice: &Slice,
         entities: &'e Entities,
         memo: Option<&mut Memo<'e>>,
     ) -> Decision {
@@ -598,23 +602,14 @@ impl Engine {
             entities.as_ref(),
             memo.as_deref().map(Memo::known).unwrap_or_default(),
         );
-        let slice = self
-            .slice_of(
-                asked.principal.type_name(),
-                asked.action,
-                asked.resource.type_name(),
-            )
-            .map(|s| s.for_principal(env.principal_entity()));
-        match slice {
-            Some(policies) => match policies.decide(asked, entities, &env, memo) {
-                Some(answer) => Self::closed(answer),
-                None => Self::fail_closed(&self.authorizer.is_authorized(
-                    &asked.request(),
-                    &policies.set,
-                    entities,
-                )),
-            },
-            None => Decision::deny_because("request has no policy slice"),
+        let policies = slice.for_principal(env.principal_entity());
+        match policies.decide(asked, entities, &env, memo) {
+            Some(answer) => Self::closed(answer),
+            None => Self::fail_closed(&self.authorizer.is_authorized(
+                &asked.request(),
+                &policies.set,
+                entities,
+            )),
         }
     }
 }

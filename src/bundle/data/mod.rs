@@ -353,16 +353,18 @@ impl EntityStore {
     ) -> cedar_policy::Entities {
         let mut roots: Vec<Key> = Vec::new();
         let mut actions: Vec<&cedar_policy::EntityUid> = Vec::new();
-        let mut seen: FastSet<(&cedar_policy::EntityUid, &cedar_policy::EntityUid)> =
-            FastSet::default();
+        // The last pair whose roots were taken (a batch comes grouped by
+        // pair; roots repeated otherwise are removed below).
+        let mut last: Option<(&cedar_policy::EntityUid, &cedar_policy::EntityUid)> = None;
         for (principal, action, resource, context) in requests {
             if !actions.contains(&action) {
                 actions.push(action);
             }
             let plain =
                 matches!(context, Json::Null) || context.as_object().is_some_and(|m| m.is_empty());
-            if !plain || seen.insert((principal, resource)) {
+            if !plain || last != Some((principal, resource)) {
                 self.roots_of(principal, resource, context, &mut roots);
+                last = Some((principal, resource));
             }
         }
         roots.sort_unstable();
