@@ -29,9 +29,11 @@ use crate::{FastMap, FastSet};
 mod guard;
 mod quick;
 mod rules;
+mod set;
 
 pub use rules::Memo;
 use rules::{Asked, Parts, Prepared, Rule};
+pub use set::EntitySet;
 
 /// Which policies Cedar evaluates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,21 +360,8 @@ impl Engine {
         entities: &Entities,
         contexts: Option<&mut ContextCache>,
     ) -> Result<Request, RequestError> {
-        self.request_checked(query, entities, contexts, false)
-    }
-
-    /// [`Engine::request_with`]; with `present`, the caller knows that
-    /// `entities` holds the principal and the resource (an earlier request
-    /// of the same pair over the same set was built), and they are not
-    /// looked up again.
-    pub(crate) fn request_checked(
-        &self,
-        query: &Query,
-        entities: &Entities,
-        contexts: Option<&mut ContextCache>,
-        present: bool,
-    ) -> Result<Request, RequestError> {
-        let (context, _) = self.checked_context(query, entities, contexts, present)?;
+        let (context, _) =
+            self.checked_context(query, &EntitySet::of(entities), contexts, false)?;
         Request::new(
             query.principal().clone(),
             query.action().clone(),
@@ -385,12 +374,14 @@ impl Engine {
         })
     }
 
-    /// The checks of [`Engine::request_checked`]; the request's context and
-    /// its slice.
+    /// The checks of [`Engine::request_with`]; the request's context and
+    /// its slice. With `present`, the caller knows that `entities` holds
+    /// the principal and the resource (an earlier request of the same pair
+    /// over the same set was checked), and they are not looked up again.
     fn checked_context(
         &self,
         query: &Query,
-        entities: &Entities,
+        entities: &EntitySet<'_>,
         contexts: Option<&mut ContextCache>,
         present: bool,
     ) -> Result<(Context, &Slice), RequestError> {
@@ -431,7 +422,7 @@ impl Engine {
             (Field::Principal, query.principal()),
             (Field::Resource, query.resource()),
         ] {
-            if !present && entities.get(uid).is_none() {
+            if !present && entities.entity(uid.as_ref()).is_none() {
                 return Err(RequestError::UnknownEntity {
                     field,
                     uid: uid.to_string(),
@@ -514,7 +505,7 @@ impl Engine {
 
     /// Decides a request built by [`Engine::request`], failing closed.
     pub fn decide_request(&self, request: &Request, entities: &Entities) -> Decision {
-        self.decide_request_with(request, entities, None)
+        self.decide_request_with(request, &EntitySet::of(entities), None)
     }
 
     /// [`Engine::decide_request`], reusing (and filling) `memo`: the
@@ -523,7 +514,7 @@ impl Engine {
     pub fn decide_request_with<'e>(
         &self,
         request: &Request,
-        entities: &'e Entities,
+        entities: &'e EntitySet<'_>,
         memo: Option<&mut Memo<'e>>,
     ) -> Decision {
         let (Some(principal), Some(action), Some(resource)) =
@@ -545,36 +536,24 @@ impl Engine {
                 self.decide_asked(asked, slice, entities, memo)
             }
             // A context left unknown: Cedar's authorizer on the slice.
-            None => Self::fail_closed(
-                &self.authorizer.is_authorized(
-                    request,
-                    &slice
-                        .for_principal(entities.get(principal).map(AsRef::as_ref))
-                        .set,
-                    entities,
-                ),
-            ),
+            None => Self::fail_closed(&self.authorizer.is_authorized(
+                request,
+                &slice.for_principal(entities.entity(principal.as_ref())).set,
+                entities.cedar(),
+            )),
         }
     }
 
     /// Checks `query` and decides it over `entities`: [`Engine::request`]
     /// then [`Engine::decide_request`], without building Cedar's request
-    /// unless Cedar's own evaluator is asked.
-    pub fn decide_query(
-        &self,
-        query: &Query,
-        entities: &Entities,
-    ) -> Result<Decision, RequestError> {
-        self.decide_query_with(query, entities, None, false, None)
-    }
-
-    /// [`Engine::decide_query`] with the contexts already read, the
-    /// knowledge that `entities` holds the principal and the resource
-    /// (`present`, see [`Engine::request_checked`]) and a `memo`.
+    /// (or Cedar's entity map) unless Cedar's own evaluator is asked; with
+    /// the contexts already read, the knowledge that `entities` holds the
+    /// principal and the resource (`present`, see
+    /// [`Engine::checked_context`]) and a `memo`.
     pub(crate) fn decide_query_with<'e>(
         &self,
         query: &Query,
-        entities: &'e Entities,
+        entities: &'e EntitySet<'_>,
         contexts: Option<&mut ContextCache>,
         present: bool,
         memo: Option<&mut Memo<'e>>,
@@ -594,12 +573,12 @@ impl Engine {
         &self,
         asked: Asked<'_>,
         slice: &Slice,
-        entities: &'e Entities,
+        entities: &'e EntitySet<'_>,
         memo: Option<&mut Memo<'e>>,
     ) -> Decision {
         let env = quick::Env::new(
             asked,
-            entities.as_ref(),
+            entities,
             memo.as_deref().map(Memo::known).unwrap_or_default(),
         );
         let policies = slice.for_principal(env.principal_entity());
@@ -608,7 +587,7 @@ impl Engine {
             None => Self::fail_closed(&self.authorizer.is_authorized(
                 &asked.request(),
                 &policies.set,
-                entities,
+                entities.cedar(),
             )),
         }
     }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{Change, EntityData, Overlay, PolicyInfo, PolicyPack};
 use crate::domain;
 use crate::domain::directory::Addresses;
-use crate::engine::{Engine, Strategy};
+use crate::engine::{Engine, EntitySet, Strategy};
 use crate::error::{LoadError, Problem, RequestError};
 use crate::query::{Decision, Query};
 
@@ -80,9 +80,10 @@ impl Snapshot {
         overlay: Option<&Overlay>,
     ) -> Result<Decision, RequestError> {
         let query = self.prepare(query, overlay)?;
-        let entities = self.request_entities(&query, overlay);
-        let engine = &self.pack.engine;
-        engine.decide_query(&query, &entities)
+        let entities = self.request_set(&query, overlay);
+        self.pack
+            .engine
+            .decide_query_with(&query, &entities, None, false, None)
     }
 
     /// [`Snapshot::try_decide`] for each of `queries` against the stored
@@ -235,6 +236,11 @@ impl Snapshot {
 
     /// The entities a prepared query can reach, as Cedar's `Entities`.
     pub(crate) fn request_entities(&self, query: &Query, overlay: Option<&Overlay>) -> Entities {
+        self.request_set(query, overlay).cedar().clone()
+    }
+
+    /// The entities a prepared query can reach.
+    fn request_set(&self, query: &Query, overlay: Option<&Overlay>) -> EntitySet<'static> {
         let (store, under) = match overlay {
             None => (&self.data.store, None),
             Some(o) => (&o.data().store, o.base().map(|b| &b.store)),

@@ -24,10 +24,10 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use cedar_policy_core::ast::{self, BinaryOp, ExprKind, Literal, UnaryOp, ValueKind, Var};
-use cedar_policy_core::entities::{Dereference, Entities};
 use smol_str::SmolStr;
 
 use super::rules::Asked;
+use super::set::EntitySet;
 
 /// What a condition is evaluated against: the request's variables (`'r`)
 /// and its entity set (`'e`).
@@ -36,7 +36,7 @@ pub(super) struct Env<'r, 'e> {
     action: &'r ast::EntityUID,
     resource: &'r ast::EntityUID,
     context: Option<&'r BTreeMap<SmolStr, ast::Value>>,
-    entities: &'e Entities,
+    entities: &'e EntitySet<'e>,
     /// The principal's and the resource's entities, once looked up.
     principal_entity: Cell<Option<Option<&'e ast::Entity>>>,
     resource_entity: Cell<Option<Option<&'e ast::Entity>>>,
@@ -53,7 +53,11 @@ impl<'r, 'e> Env<'r, 'e> {
     /// The environment of `asked` over `entities`; the principal's and
     /// the resource's entities as already looked up (by an earlier request
     /// of the same principal and resource over the same set), if they were.
-    pub(super) fn new(asked: Asked<'r>, entities: &'e Entities, found: Found<'e>) -> Env<'r, 'e> {
+    pub(super) fn new(
+        asked: Asked<'r>,
+        entities: &'e EntitySet<'e>,
+        found: Found<'e>,
+    ) -> Env<'r, 'e> {
         let context = match asked.context.as_ref() {
             ast::Context::Value(map) => Some(&**map),
             ast::Context::RestrictedResidual(_) => None,
@@ -83,10 +87,7 @@ impl<'r, 'e> Env<'r, 'e> {
     /// The entity of `uid`; `None` when the set does not hold it (or holds
     /// a residual).
     fn entity(&self, uid: &ast::EntityUID) -> Option<&'e ast::Entity> {
-        let look = || match self.entities.entity(uid) {
-            Dereference::Data(e) => Some(e),
-            Dereference::NoSuchEntity | Dereference::Residual(_) => None,
-        };
+        let look = || self.entities.entity(uid);
         let cached = |cell: &Cell<Option<Option<&'e ast::Entity>>>| match cell.get() {
             Some(e) => e,
             None => {
@@ -542,6 +543,14 @@ mod tests {
     #[test]
     fn answers_only_what_cedars_evaluator_answers_alike() {
         let entities = cedar_policy::Entities::from_json_str(ENTITIES, None).expect("entities");
+        // The store's kind of set: each entity with its ancestors closed.
+        let entities = EntitySet::closed(
+            entities
+                .as_ref()
+                .iter()
+                .map(|e| std::sync::Arc::new(e.clone()))
+                .collect(),
+        );
         let contexts = [
             serde_json::json!({}),
             serde_json::json!({"item": "calendar", "r": {"x": 1}}),
@@ -562,13 +571,11 @@ mod tests {
                                 resource: &uids.2,
                                 context: &context,
                             };
-                            let quick = truth(
-                                &condition,
-                                &Env::new(asked, entities.as_ref(), (None, None)),
-                            );
+                            let quick =
+                                truth(&condition, &Env::new(asked, &entities, (None, None)));
                             let cedar = Evaluator::new(
                                 asked.core(),
-                                entities.as_ref(),
+                                entities.cedar().as_ref(),
                                 Extensions::all_available(),
                             )
                             .interpret(&condition, &std::collections::HashMap::new())

@@ -30,7 +30,7 @@
 
 use std::sync::Arc;
 
-use cedar_policy::{Context, Entities, EntityUid, Policy, PolicySet, Request};
+use cedar_policy::{Context, EntityUid, Policy, PolicySet, Request};
 use cedar_policy_core::ast;
 use cedar_policy_core::evaluator::Evaluator;
 use cedar_policy_core::extensions::Extensions;
@@ -38,6 +38,7 @@ use cedar_policy_core::validator::types::OpenTag;
 use cedar_policy_core::validator::ValidatorSchema;
 
 use super::quick;
+use super::set::EntitySet;
 use crate::error::Problem;
 
 /// One policy's condition, built once.
@@ -671,7 +672,7 @@ impl Prepared {
     pub(super) fn decide<'e>(
         &self,
         asked: Asked<'_>,
-        entities: &'e Entities,
+        entities: &'e EntitySet<'_>,
         quick: &quick::Env<'_, 'e>,
         memo: Option<&mut Memo<'e>>,
     ) -> Option<Answer> {
@@ -752,7 +753,7 @@ impl Prepared {
 /// One decision under way: its evaluators and what it knows.
 struct Run<'m, 'e> {
     asked: Asked<'m>,
-    entities: &'e Entities,
+    entities: &'e EntitySet<'e>,
     /// The request for the direct evaluator, tried before Cedar's.
     quick: &'m quick::Env<'m, 'e>,
     /// The request's own evaluator, made when first needed.
@@ -778,7 +779,13 @@ impl<'e> Run<'_, 'e> {
     /// (made or taken), which then serves this request's every scope.
     fn evaluator(&mut self, scope: Scope) -> &Evaluator<'e> {
         let (asked, entities) = (self.asked, self.entities);
-        let make = || Evaluator::new(asked.core(), entities.as_ref(), Extensions::all_available());
+        let make = || {
+            Evaluator::new(
+                asked.core(),
+                entities.cedar().as_ref(),
+                Extensions::all_available(),
+            )
+        };
         match self.memo.as_deref_mut() {
             Some(m) if self.mine || m.generation(scope).is_some() => {
                 if m.eval.is_none() {
@@ -852,6 +859,7 @@ fn failed(rule: &Rule, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cedar_policy::Entities;
 
     fn rule(condition: &str) -> Arc<Rule> {
         let text = format!("permit(principal, action, resource) when {{ {condition} }};");
@@ -874,7 +882,7 @@ mod tests {
     fn answer<'e>(
         prepared: &Prepared,
         request: &Request,
-        entities: &'e Entities,
+        entities: &'e EntitySet<'_>,
         memo: Option<&mut Memo<'e>>,
     ) -> Option<Answer> {
         let asked = Asked {
@@ -884,7 +892,7 @@ mod tests {
             context: request.context().expect("context"),
         };
         let known = memo.as_deref().map(Memo::known).unwrap_or_default();
-        let env = quick::Env::new(asked, entities.as_ref(), known);
+        let env = quick::Env::new(asked, entities, known);
         prepared.decide(asked, entities, &env, memo)
     }
 
@@ -1043,7 +1051,7 @@ mod tests {
         ] {
             let entities = Entities::from_json_value(data.clone(), None).expect("entities");
             let (allowed, mut reasons, mut errors) =
-                answer(&prepared, &request, &entities, None).expect("decided");
+                answer(&prepared, &request, &EntitySet::of(&entities), None).expect("decided");
             let cedar =
                 cedar_policy::Authorizer::new().is_authorized(&request, &prepared.set, &entities);
             let mut cedar_reasons: Vec<String> = cedar
@@ -1129,6 +1137,14 @@ mod tests {
         let uid = |t: &str, id: &str| -> cedar_policy::EntityUid {
             format!(r#"{t}::"{id}""#).parse().expect("uid")
         };
+        // The store's kind of set (its own map; Cedar's built on demand).
+        let entities = EntitySet::closed(
+            entities
+                .as_ref()
+                .iter()
+                .map(|e| Arc::new(e.clone()))
+                .collect(),
+        );
         let mut memo = Memo::default();
         let mut decided = 0;
         for principal in ["u1", "u2", "u3", "u4", "gone"] {

@@ -20,11 +20,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use cedar_policy_core::ast::{self, EntityUID, PartialValue};
-use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
-use cedar_policy_core::extensions::Extensions;
 use serde_json::{json, Value as Json};
 use smol_str::SmolStr;
 
+use crate::engine::EntitySet;
 use crate::FastSet;
 
 pub(crate) use reach::Reach;
@@ -330,12 +329,14 @@ impl EntityStore {
         context: &Json,
         under: Option<&EntityStore>,
         reach: &Reach,
-    ) -> cedar_policy::Entities {
+    ) -> EntitySet<'static> {
         let mut roots: Vec<Key> = Vec::new();
         self.roots_of(principal, resource, context, &mut roots);
         let included = self.reached(roots, under, reach);
         let action = self.schema.actions.get(action.as_ref()).cloned();
-        self.entities_of(&included, under, action).into_cedar()
+        let mut list = self.entities_of(&included, under);
+        list.extend(action);
+        EntitySet::closed(list)
     }
 
     /// The entities any of `requests` (principal, action, resource,
@@ -350,7 +351,7 @@ impl EntityStore {
         requests: impl Iterator<Item = BatchRequest<'q>>,
         under: Option<&EntityStore>,
         reach: &Reach,
-    ) -> cedar_policy::Entities {
+    ) -> EntitySet<'static> {
         let mut roots: Vec<Key> = Vec::new();
         let mut actions: Vec<&cedar_policy::EntityUid> = Vec::new();
         // The last pair whose roots were taken (a batch comes grouped by
@@ -370,13 +371,13 @@ impl EntityStore {
         roots.sort_unstable();
         roots.dedup();
         let included = self.reached(roots, under, reach);
-        let mut list = self.entities_of(&included, under, None);
-        list.add_actions(
+        let mut list = self.entities_of(&included, under);
+        list.extend(
             actions
                 .into_iter()
                 .filter_map(|a| self.schema.actions.get(a.as_ref()).cloned()),
         );
-        list.into_cedar()
+        EntitySet::closed(list)
     }
 
     /// The walk's starting points for one request.
@@ -463,15 +464,14 @@ impl EntityStore {
             .map(|s| &**s)
     }
 
-    /// Cedar's entities of `included`, with `action`.
+    /// Cedar's entities of `included`, each with its ancestor closure.
     fn entities_of(
         &self,
         included: &Included,
         under: Option<&EntityStore>,
-        action: Option<Arc<ast::Entity>>,
-    ) -> CedarList {
+    ) -> Vec<Arc<ast::Entity>> {
         let get = |k: &Key| self.layered_get(k, under);
-        let mut list: Vec<Arc<ast::Entity>> = included
+        included
             .keys
             .iter()
             .map(|k| match under {
@@ -482,9 +482,7 @@ impl EntityStore {
                 Some(_) => Arc::new(self.cedar_entity(k, &get)),
                 None => self.built_entity(k),
             })
-            .collect();
-        list.extend(action);
-        CedarList(list)
+            .collect()
     }
 
     /// One entity as Cedar's value, from the cache or built now.
@@ -948,25 +946,3 @@ pub(crate) type BatchRequest<'q> = (
     &'q cedar_policy::EntityUid,
     &'q Json,
 );
-
-/// Cedar entities about to become an entity set.
-struct CedarList(Vec<Arc<ast::Entity>>);
-
-impl CedarList {
-    fn add_actions(&mut self, actions: impl Iterator<Item = Arc<ast::Entity>>) {
-        self.0.extend(actions);
-    }
-
-    /// The entity set; the closure is already in each entity.
-    fn into_cedar(self) -> cedar_policy::Entities {
-        let core = cedar_policy_core::entities::Entities::new()
-            .add_entities(
-                self.0,
-                None::<&NoEntitiesSchema>,
-                TCComputation::AssumeAlreadyComputed,
-                Extensions::all_available(),
-            )
-            .unwrap_or_default();
-        cedar_policy::Entities::from(core)
-    }
-}
