@@ -194,6 +194,8 @@ impl<'a> V<'a> {
 enum Elements<'a> {
     Value(&'a ast::Set),
     Listed(Vec<V<'a>>),
+    /// An entity on the right of `in`.
+    One(V<'a>),
 }
 
 impl<'a> Elements<'a> {
@@ -201,6 +203,7 @@ impl<'a> Elements<'a> {
         match self {
             Elements::Value(s) => s.iter().any(|v| f(V::of_value(v))),
             Elements::Listed(l) => l.iter().any(|v| f(*v)),
+            Elements::One(v) => f(*v),
         }
     }
 
@@ -385,7 +388,7 @@ fn elements<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>, single: bool) -> Option<
             .map(Elements::Listed);
     }
     match eval(e, env)? {
-        V::Uid(u) if single => Some(Elements::Listed(vec![V::Uid(u)])),
+        V::Uid(u) if single => Some(Elements::One(V::Uid(u))),
         v => v.set().map(Elements::Value),
     }
 }

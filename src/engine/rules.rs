@@ -7,8 +7,9 @@
 //! (without that rebuild a demo decision went from 7.4 to 5.6 µs). A
 //! [`Prepared`] slice keeps each
 //! policy's condition, built by the same `Policy::condition`, and puts it to
-//! the same evaluator (`Evaluator::partial_interpret` with the policy's slot
-//! values) that `Authorizer::is_authorized` uses; the results are combined by
+//! the direct evaluator ([`super::quick`]) and, where that does not answer,
+//! to the same evaluator (`Evaluator::partial_interpret` with the policy's
+//! slot values) that `Authorizer::is_authorized` uses; the results are combined by
 //! Cedar's rules (a satisfied forbid denies; otherwise a satisfied permit
 //! allows; the determining policies are the satisfied forbids when there are
 //! any, else the satisfied permits; an erroring policy is skipped and its
