@@ -330,8 +330,9 @@ enum Outcome {
 /// the next request to reuse: the outcomes of rules and the values of
 /// condition parts that read neither `action` nor `context` (the same for
 /// every request of one principal and resource; those that do not read
-/// `resource` either, for every request of one principal), and an
-/// evaluator for them. A matrix asks every action of every pair; an
+/// `resource` either, for every request of one principal), an evaluator
+/// for them, and the principal's and resource's entities as looked up in
+/// the set. A matrix asks every action of every pair; an
 /// application asks which of a page's buttons to show, for many resources.
 /// Its owner calls [`Memo::next_pair`] whenever the resource changes and
 /// [`Memo::next_principal`] whenever the principal does; one memo serves
