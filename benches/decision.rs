@@ -9,6 +9,11 @@
 //!   project with three buttons (`viewProject`, `createTask`,
 //!   `deleteProject`), decided as the sidecar decides a batch; reported per
 //!   decision (criterion's throughput in elements);
+//! - `decision/demo/page-http`: the same pages as the sidecar's batch route
+//!   answers them (`POST /v1/batch_is_authorized` through its router, in
+//!   process: the JSON body read, the references resolved, the batch decided
+//!   and the answer written), per decision; the difference to `page` is the
+//!   cost of the API around the decisions, without the socket;
 //! - `load/bundle-demo`: read, parse and strictly validate the shipped bundle;
 //! - `load/entities/<n>`: integrity-check and parse the entity data of a workspace.
 //!
@@ -132,7 +137,66 @@ fn bench_pages(c: &mut Criterion, snap: &Snapshot) {
             snap.decide_batch(&page, None).len()
         })
     });
+    bench_page_bodies(&mut group, &pages);
     group.finish();
+}
+
+/// The pages as batch bodies, through the sidecar's router.
+fn bench_page_bodies(
+    group: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
+    pages: &[Vec<Query>],
+) {
+    use axum::body::{Body, Bytes};
+    use std::sync::Arc;
+    use teamgate::server::{router, AppState, ServerConfig};
+    use tower::ServiceExt;
+
+    let store = teamgate::store::Store::open(Bundle::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("shipped bundle");
+    let app = router(Arc::new(AppState::new(
+        Arc::new(store),
+        ServerConfig::default(),
+        None,
+    )));
+    let bodies: Vec<Bytes> = pages
+        .iter()
+        .map(|page| {
+            let requests: Vec<serde_json::Value> = page
+                .iter()
+                .map(|q| {
+                    serde_json::json!({
+                        "principal": q.principal().to_string(),
+                        "action": q.action().to_string(),
+                        "resource": q.resource().to_string(),
+                    })
+                })
+                .collect();
+            Bytes::from(serde_json::json!({ "requests": requests }).to_string())
+        })
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut i = 0usize;
+    group.bench_function("page-http", |b| {
+        b.iter(|| {
+            let body = bodies[i % bodies.len()].clone();
+            i += 1;
+            runtime.block_on(async {
+                let request = axum::http::Request::post("/v1/batch_is_authorized")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .expect("request");
+                let response = app.clone().oneshot(request).await.expect("answer");
+                assert!(response.status().is_success(), "{}", response.status());
+                axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .expect("body")
+                    .len()
+            })
+        })
+    });
 }
 
 fn loads(c: &mut Criterion) {

@@ -5,7 +5,7 @@ use cedar_policy::EntityUid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Field, RequestError};
+use crate::{Decision, Field, RequestError};
 
 /// An entity reference: `"User::\"erin\""` or `{"type": "User", "id": "erin"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +132,54 @@ pub struct AuthorizeResponse {
     pub version: String,
 }
 
+/// The JSON of one answer, in [`AuthorizeResponse`]'s shape: written
+/// straight from the decision (its reasons and errors escaped by
+/// serde_json) rather than copied into an [`AuthorizeResponse`] first.
+pub(crate) fn answer_json(decision: &Decision, version: &str) -> serde_json::Result<Vec<u8>> {
+    let version = serde_json::to_vec(version)?;
+    let mut out = Vec::with_capacity(ANSWER_SIZE + version.len());
+    write_answer(&mut out, decision, &version)?;
+    Ok(out)
+}
+
+/// The JSON of a batch's answers, in [`BatchResponse`]'s shape, written
+/// into one buffer sized for them.
+pub(crate) fn batch_json(decisions: &[Decision], version: &str) -> serde_json::Result<Vec<u8>> {
+    let version = serde_json::to_vec(version)?;
+    let mut out = Vec::with_capacity(32 + decisions.len() * (ANSWER_SIZE + version.len()));
+    out.extend_from_slice(br#"{"responses":["#);
+    for (i, decision) in decisions.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_answer(&mut out, decision, &version)?;
+    }
+    out.extend_from_slice(br#"],"version":"#);
+    out.extend_from_slice(&version);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Bytes of an answer besides its version: room for its keys and a reason
+/// or two.
+const ANSWER_SIZE: usize = 96;
+
+/// Appends one answer; `version` is already a JSON string.
+fn write_answer(out: &mut Vec<u8>, decision: &Decision, version: &[u8]) -> serde_json::Result<()> {
+    out.extend_from_slice(if decision.is_allowed() {
+        br#"{"decision":"Allow","diagnostics":{"reason":"#
+    } else {
+        br#"{"decision":"Deny","diagnostics":{"reason":"#
+    });
+    serde_json::to_writer(&mut *out, decision.reasons())?;
+    out.extend_from_slice(br#","errors":"#);
+    serde_json::to_writer(&mut *out, decision.errors())?;
+    out.extend_from_slice(br#"},"version":"#);
+    out.extend_from_slice(version);
+    out.push(b'}');
+    Ok(())
+}
+
 /// A batch answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchResponse {
@@ -139,4 +187,57 @@ pub struct BatchResponse {
     pub responses: Vec<AuthorizeResponse>,
     /// Snapshot version that decided all of them.
     pub version: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Verdict;
+
+    /// Decisions whose reasons and errors need escaping, or are empty.
+    fn decisions() -> Vec<Decision> {
+        let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        vec![
+            Decision::new(
+                Verdict::Allow,
+                owned(&["admin-all", "p \"quoted\""]),
+                vec![],
+            ),
+            Decision::new(Verdict::Deny, vec![], vec![]),
+            Decision::new(
+                Verdict::Deny,
+                owned(&["guest\\forbid"]),
+                owned(&["line\nbreak, tab\t, é, \u{1}"]),
+            ),
+        ]
+    }
+
+    fn expected(d: &Decision, version: &str) -> AuthorizeResponse {
+        AuthorizeResponse {
+            decision: if d.is_allowed() { "Allow" } else { "Deny" }.into(),
+            diagnostics: Diagnostics {
+                reason: d.reasons().to_vec(),
+                errors: d.errors().to_vec(),
+            },
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn answers_written_directly_read_back_as_the_api_shapes() {
+        let version = "v\"1\\";
+        for d in decisions() {
+            let body = answer_json(&d, version).expect("writes");
+            let read: AuthorizeResponse = serde_json::from_slice(&body).expect("valid JSON");
+            assert_eq!(read, expected(&d, version));
+        }
+        for n in [0, 1, 3] {
+            let list = &decisions()[..n];
+            let body = batch_json(list, version).expect("writes");
+            let read: BatchResponse = serde_json::from_slice(&body).expect("valid JSON");
+            assert_eq!(read.version, version);
+            let want: Vec<_> = list.iter().map(|d| expected(d, version)).collect();
+            assert_eq!(read.responses, want);
+        }
+    }
 }

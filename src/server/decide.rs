@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use super::api::{AuthorizeRequest, AuthorizeResponse, Diagnostics, EntityRef};
+use super::api::{AuthorizeRequest, EntityRef};
 use super::error::ApiError;
 use super::{AppState, RequestEntities};
 use cedar_policy::EntityUid;
@@ -18,7 +18,7 @@ pub(super) fn decide(
     state: &AppState,
     snap: &Snapshot,
     req: &AuthorizeRequest,
-) -> Result<AuthorizeResponse, ApiError> {
+) -> Result<Decision, ApiError> {
     let started = Instant::now();
     let query = query(req, &mut Recent::keeping(0)).map_err(|e| ApiError::from(&e))?;
     let overlay = overlay(state, snap, req)?;
@@ -28,14 +28,8 @@ pub(super) fn decide(
         Err(e) => Decision::deny_because(e),
     };
     let nanos = started.elapsed().as_nanos() as u64;
-    Ok(answer(
-        state,
-        snap,
-        &query,
-        decision,
-        nanos,
-        overlay.is_some(),
-    ))
+    count(state, snap, &query, &decision, nanos, overlay.is_some());
+    Ok(decision)
 }
 
 /// Decides a batch of requests that bring no entities of their own, all
@@ -45,7 +39,7 @@ pub(super) fn decide_stored(
     state: &AppState,
     snap: &Snapshot,
     requests: &[AuthorizeRequest],
-) -> Result<Vec<AuthorizeResponse>, ApiError> {
+) -> Result<Vec<Decision>, ApiError> {
     let started = Instant::now();
     let at = |i: usize| format!("requests[{i}]");
     let mut read = Recent::keeping(8);
@@ -67,11 +61,10 @@ pub(super) fn decide_stored(
         .collect::<Result<Vec<Decision>, ApiError>>()?;
     // Each decision's share of the batch's time.
     let nanos = started.elapsed().as_nanos() as u64 / queries.len().max(1) as u64;
-    Ok(queries
-        .iter()
-        .zip(decisions)
-        .map(|(q, d)| answer(state, snap, q, d, nanos, false))
-        .collect())
+    for (q, d) in queries.iter().zip(&decisions) {
+        count(state, snap, q, d, nanos, false);
+    }
+    Ok(decisions)
 }
 
 /// The uids of a batch's most recent entity references, so that a
@@ -108,31 +101,18 @@ impl<'a> Recent<'a> {
     }
 }
 
-/// The answer to one decided query, counted in the metrics and logged.
-fn answer(
+/// Counts one decided query in the metrics and logs it.
+fn count(
     state: &AppState,
     snap: &Snapshot,
     query: &Query,
-    decision: Decision,
+    decision: &Decision,
     nanos: u64,
     overlay: bool,
-) -> AuthorizeResponse {
+) {
     state.metrics.decision(decision.is_allowed(), nanos);
     if let Some(log) = &state.decision_log {
-        log.record(log_line(query, &decision, snap, nanos, overlay));
-    }
-    AuthorizeResponse {
-        decision: if decision.is_allowed() {
-            "Allow"
-        } else {
-            "Deny"
-        }
-        .into(),
-        diagnostics: Diagnostics {
-            reason: decision.reasons().to_vec(),
-            errors: decision.errors().to_vec(),
-        },
-        version: snap.version().to_string(),
+        log.record(log_line(query, decision, snap, nanos, overlay));
     }
 }
 

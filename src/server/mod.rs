@@ -23,7 +23,7 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use self::api::{AuthorizeRequest, BatchRequest, BatchResponse};
+use self::api::{AuthorizeRequest, BatchRequest};
 use self::decide::decide;
 use self::decision_log::DecisionLog;
 use self::error::ApiError;
@@ -231,8 +231,8 @@ async fn is_authorized(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
     let snap = state.store.snapshot();
     let answer = if req.brings_entities() {
         let _one = state.entity_builds.acquire().await;
-        let st = state.clone();
-        match tokio::task::spawn_blocking(move || decide(&st, &snap, &req)).await {
+        let (st, sn) = (state.clone(), snap.clone());
+        match tokio::task::spawn_blocking(move || decide(&st, &sn, &req)).await {
             Ok(a) => a,
             Err(e) => Err(ApiError::status(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -243,7 +243,7 @@ async fn is_authorized(State(state): State<Arc<AppState>>, body: Bytes) -> Respo
         decide(&state, &snap, &req)
     };
     match answer {
-        Ok(answer) => Json(answer).into_response(),
+        Ok(decision) => json_body(api::answer_json(&decision, snap.version())),
         Err(e) => e.into_response(),
     }
 }
@@ -266,17 +266,17 @@ async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) ->
     }
     // One snapshot for the whole batch.
     let snap = state.store.snapshot();
-    let version = snap.version().to_string();
     let brings_entities = batch.requests.iter().any(AuthorizeRequest::brings_entities);
     let answered = if !brings_entities {
         // All against the stored entities: decided together.
         decide::decide_stored(&state, &snap, &batch.requests)
     } else {
+        let sn = snap.clone();
         let run = move |state: &AppState| -> Result<Vec<_>, ApiError> {
             let mut responses = Vec::with_capacity(batch.requests.len());
             for (i, req) in batch.requests.iter().enumerate() {
                 responses.push(
-                    decide(state, &snap, req).map_err(|e| e.within(&format!("requests[{i}]")))?,
+                    decide(state, &sn, req).map_err(|e| e.within(&format!("requests[{i}]")))?,
                 );
             }
             Ok(responses)
@@ -292,8 +292,25 @@ async fn batch_is_authorized(State(state): State<Arc<AppState>>, body: Bytes) ->
         }
     };
     match answered {
-        Ok(responses) => Json(BatchResponse { responses, version }).into_response(),
+        Ok(decisions) => json_body(api::batch_json(&decisions, snap.version())),
         Err(e) => e.into_response(),
+    }
+}
+
+/// A 200 with a JSON body written by [`api`]'s answer writers (a 500 in
+/// the unlikely case that serde_json refused to write it).
+fn json_body(body: serde_json::Result<Vec<u8>>) -> Response {
+    match body {
+        Ok(body) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(e) => ApiError::status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the answer could not be written: {e}"),
+        )
+        .into_response(),
     }
 }
 
