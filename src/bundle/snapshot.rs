@@ -236,7 +236,7 @@ impl Snapshot {
 
     /// The entities a prepared query can reach, as Cedar's `Entities`.
     pub(crate) fn request_entities(&self, query: &Query, overlay: Option<&Overlay>) -> Entities {
-        self.request_set(query, overlay).cedar().clone()
+        self.request_set(query, overlay).into_cedar()
     }
 
     /// The entities a prepared query can reach.

@@ -352,10 +352,7 @@ pub struct Memo<'e> {
     /// evaluates reads neither `action` nor `context`).
     eval: Option<Evaluator<'e>>,
     /// The current principal's and resource's entities, where looked up.
-    entities: (
-        Option<Option<&'e ast::Entity>>,
-        Option<Option<&'e ast::Entity>>,
-    ),
+    entities: quick::Found<'e>,
 }
 
 impl std::fmt::Debug for Memo<'_> {
@@ -403,12 +400,7 @@ impl<'e> Memo<'e> {
 
     /// The current principal's and resource's entities, where an earlier
     /// request of the pair looked them up (none before the first pair).
-    pub(super) fn known(
-        &self,
-    ) -> (
-        Option<Option<&'e ast::Entity>>,
-        Option<Option<&'e ast::Entity>>,
-    ) {
+    pub(super) fn known(&self) -> quick::Found<'e> {
         if self.pair == 0 {
             return (None, None);
         }

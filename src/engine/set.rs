@@ -72,17 +72,32 @@ impl<'c> EntitySet<'c> {
     pub fn cedar(&self) -> &Entities {
         match self.given {
             Some(given) => given,
-            None => self.built.get_or_init(|| {
-                let core = cedar_policy_core::entities::Entities::new()
-                    .add_entities(
-                        self.own.values().cloned(),
-                        None::<&NoEntitiesSchema>,
-                        TCComputation::AssumeAlreadyComputed,
-                        Extensions::all_available(),
-                    )
-                    .unwrap_or_default();
-                Entities::from(core)
-            }),
+            None => self.built.get_or_init(|| cedar_of(&self.own)),
         }
     }
+
+    /// Cedar's set, owned: a copy of the one given, or the one built of the
+    /// list (taken, not copied, when [`EntitySet::cedar`] built it already).
+    pub fn into_cedar(self) -> Entities {
+        match self.given {
+            Some(given) => given.clone(),
+            None => {
+                let own = self.own;
+                self.built.into_inner().unwrap_or_else(|| cedar_of(&own))
+            }
+        }
+    }
+}
+
+/// Cedar's set of entities whose closure is already computed.
+fn cedar_of(own: &FastMap<ast::EntityUID, Arc<ast::Entity>>) -> Entities {
+    let core = cedar_policy_core::entities::Entities::new()
+        .add_entities(
+            own.values().cloned(),
+            None::<&NoEntitiesSchema>,
+            TCComputation::AssumeAlreadyComputed,
+            Extensions::all_available(),
+        )
+        .unwrap_or_default();
+    Entities::from(core)
 }
