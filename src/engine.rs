@@ -47,6 +47,8 @@ pub enum Strategy {
 
 #[derive(Debug)]
 struct Slice {
+    /// Its number among the engine's slices (what a [`Memo`] knows it by).
+    number: usize,
     principal: EntityTypeName,
     resource: EntityTypeName,
     policies: Prepared,
@@ -63,6 +65,22 @@ impl Slice {
             .as_ref()
             .and_then(|s| s.pick(principal))
             .unwrap_or(&self.policies)
+    }
+
+    /// [`Slice::for_principal`], picked once per principal of a `memo`.
+    fn for_principal_in(
+        &self,
+        principal: Option<&cedar_policy_core::ast::Entity>,
+        memo: Option<&mut Memo<'_>>,
+    ) -> &Prepared {
+        let Some(split) = &self.split else {
+            return &self.policies;
+        };
+        let index = match memo {
+            Some(memo) => memo.pick(self.number, || split.index(principal)),
+            None => split.index(principal),
+        };
+        index.and_then(|i| split.sub(i)).unwrap_or(&self.policies)
     }
 }
 
@@ -166,7 +184,9 @@ impl Engine {
             }
             let split = guard::Split::new(&slice, &guarded, &mut parts)?;
             let policies = Prepared::new(slice, &mut parts)?;
+            let number = slices.values().map(Vec::len).sum();
             slices.entry(action).or_default().push(Slice {
+                number,
                 principal: env.principal().clone(),
                 resource: env.resource().clone(),
                 policies,
@@ -354,11 +374,11 @@ impl Engine {
     /// [`Engine::request`], reusing the contexts already read and checked
     /// for the same action and context JSON (a matrix asks the same sample
     /// contexts of every principal and resource).
-    pub fn request_with(
-        &self,
+    pub fn request_with<'s>(
+        &'s self,
         query: &Query,
         entities: &Entities,
-        contexts: Option<&mut ContextCache>,
+        contexts: Option<&mut ContextCache<'s>>,
     ) -> Result<Request, RequestError> {
         let (context, _) =
             self.checked_context(query, &EntitySet::of(entities), contexts, false)?;
@@ -378,45 +398,27 @@ impl Engine {
     /// its slice. With `present`, the caller knows that `entities` holds
     /// the principal and the resource (an earlier request of the same pair
     /// over the same set was checked), and they are not looked up again.
-    fn checked_context(
-        &self,
+    /// With `contexts`, a kind of request (action, principal type, resource
+    /// type) already checked finds its slice there.
+    fn checked_context<'s>(
+        &'s self,
         query: &Query,
         entities: &EntitySet<'_>,
-        contexts: Option<&mut ContextCache>,
+        mut contexts: Option<&mut ContextCache<'s>>,
         present: bool,
-    ) -> Result<(Context, &Slice), RequestError> {
-        for (field, uid) in [
-            (Field::Principal, query.principal()),
-            (Field::Resource, query.resource()),
-        ] {
-            if !self.entity_types.contains(uid.type_name()) {
-                return Err(RequestError::UnknownType {
-                    field,
-                    type_name: uid.type_name().to_string(),
-                });
-            }
-        }
+    ) -> Result<(Context, &'s Slice), RequestError> {
         let action = query.action();
-        let Some(envs) = self.slices.get(action) else {
-            return Err(RequestError::UnknownAction {
-                action: action.to_string(),
-            });
-        };
-        let (ptype, rtype) = (query.principal().type_name(), query.resource().type_name());
-        if !envs.iter().any(|s| &s.principal == ptype) {
-            return Err(RequestError::WrongPrincipalType {
-                action: action.to_string(),
-                type_name: ptype.to_string(),
-            });
-        }
-        let Some(slice) = envs
-            .iter()
-            .find(|s| &s.principal == ptype && &s.resource == rtype)
-        else {
-            return Err(RequestError::WrongResourceType {
-                action: action.to_string(),
-                type_name: rtype.to_string(),
-            });
+        let known = contexts.as_deref().and_then(|cache| cache.kind(query));
+        let (slice, empty_ok) = match known {
+            Some(kind) => kind,
+            None => {
+                let (key, slice) = self.slice_checked(query)?;
+                let empty_ok = self.empty_context_ok.contains(action);
+                if let Some(cache) = contexts.as_deref_mut() {
+                    cache.put_kind(key, slice, empty_ok);
+                }
+                (slice, empty_ok)
+            }
         };
         for (field, uid) in [
             (Field::Principal, query.principal()),
@@ -432,11 +434,15 @@ impl Engine {
         let bad_context = |e: String| RequestError::BadContext {
             message: format!("context does not match the schema for {action}: {e}"),
         };
+        let empty = || match empty_ok {
+            true => Ok(self.empty.clone()),
+            false => self
+                .parse_context(&serde_json::Value::Object(Default::default()), action)
+                .map_err(bad_context),
+        };
         let context = match query.context() {
-            serde_json::Value::Null => self.empty_context(action).map_err(bad_context)?,
-            serde_json::Value::Object(m) if m.is_empty() => {
-                self.empty_context(action).map_err(bad_context)?
-            }
+            serde_json::Value::Null => empty()?,
+            serde_json::Value::Object(m) if m.is_empty() => empty()?,
             v @ serde_json::Value::Object(_) => {
                 let known = contexts
                     .as_deref()
@@ -462,13 +468,44 @@ impl Engine {
         Ok((context, slice))
     }
 
-    /// The empty context, if the action's context type allows it (known
-    /// once per engine; the error is the schema's own).
-    fn empty_context(&self, action: &EntityUid) -> Result<Context, String> {
-        if self.empty_context_ok.contains(action) {
-            return Ok(self.empty.clone());
+    /// The slice of a request's kind, its action as the engine's key:
+    /// the entity types in the schema, the action known and the types
+    /// allowed for it, or the error saying which is not.
+    fn slice_checked(&self, query: &Query) -> Result<(&EntityUid, &Slice), RequestError> {
+        for (field, uid) in [
+            (Field::Principal, query.principal()),
+            (Field::Resource, query.resource()),
+        ] {
+            if !self.entity_types.contains(uid.type_name()) {
+                return Err(RequestError::UnknownType {
+                    field,
+                    type_name: uid.type_name().to_string(),
+                });
+            }
         }
-        self.parse_context(&serde_json::Value::Object(Default::default()), action)
+        let action = query.action();
+        let Some((key, envs)) = self.slices.get_key_value(action) else {
+            return Err(RequestError::UnknownAction {
+                action: action.to_string(),
+            });
+        };
+        let (ptype, rtype) = (query.principal().type_name(), query.resource().type_name());
+        if !envs.iter().any(|s| &s.principal == ptype) {
+            return Err(RequestError::WrongPrincipalType {
+                action: action.to_string(),
+                type_name: ptype.to_string(),
+            });
+        }
+        let Some(slice) = envs
+            .iter()
+            .find(|s| &s.principal == ptype && &s.resource == rtype)
+        else {
+            return Err(RequestError::WrongResourceType {
+                action: action.to_string(),
+                type_name: rtype.to_string(),
+            });
+        };
+        Ok((key, slice))
     }
 
     /// A context object read and checked against the schema: by its JSON
@@ -550,11 +587,11 @@ impl Engine {
     /// the contexts already read, the knowledge that `entities` holds the
     /// principal and the resource (`present`, see
     /// [`Engine::checked_context`]) and a `memo`.
-    pub(crate) fn decide_query_with<'e>(
-        &self,
+    pub(crate) fn decide_query_with<'s, 'e>(
+        &'s self,
         query: &Query,
         entities: &'e EntitySet<'_>,
-        contexts: Option<&mut ContextCache>,
+        contexts: Option<&mut ContextCache<'s>>,
         present: bool,
         memo: Option<&mut Memo<'e>>,
     ) -> Result<Decision, RequestError> {
@@ -581,7 +618,8 @@ impl Engine {
             entities,
             memo.as_deref().map(Memo::known).unwrap_or_default(),
         );
-        let policies = slice.for_principal(env.principal_entity());
+        let mut memo = memo;
+        let policies = slice.for_principal_in(env.principal_entity(), memo.as_deref_mut());
         match policies.decide(asked, entities, &env, memo) {
             Some(answer) => Self::closed(answer),
             None => Self::fail_closed(&self.authorizer.is_authorized(
@@ -593,25 +631,49 @@ impl Engine {
     }
 }
 
-/// Contexts already read and checked against the schema, by action and
-/// context JSON (a handful: a linear search).
+/// What a run of requests (a batch) has already checked: contexts read and
+/// checked against the schema, by action and context JSON, and the slices
+/// of request kinds (action, principal type, resource type), with whether
+/// the action takes the empty context. A handful of each: linear searches,
+/// cheaper than hashing a request's action and types again.
 #[derive(Debug, Default)]
-pub struct ContextCache(Vec<(EntityUid, serde_json::Value, Context)>);
+pub struct ContextCache<'s> {
+    contexts: Vec<(EntityUid, serde_json::Value, Context)>,
+    kinds: Vec<(&'s EntityUid, &'s Slice, bool)>,
+}
 
-impl ContextCache {
-    /// Most contexts kept; past it, new ones are read each time.
+impl<'s> ContextCache<'s> {
+    /// Most contexts, and most request kinds, kept; past it, new ones are
+    /// read or checked each time.
     const MAX: usize = 64;
 
     fn get(&self, action: &EntityUid, json: &serde_json::Value) -> Option<&Context> {
-        self.0
+        self.contexts
             .iter()
             .find(|(a, j, _)| a == action && j == json)
             .map(|(_, _, c)| c)
     }
 
     fn put(&mut self, action: &EntityUid, json: &serde_json::Value, context: &Context) {
-        if self.0.len() < Self::MAX {
-            self.0.push((action.clone(), json.clone(), context.clone()));
+        if self.contexts.len() < Self::MAX {
+            self.contexts
+                .push((action.clone(), json.clone(), context.clone()));
+        }
+    }
+
+    /// The slice of `query`'s kind, and whether its action takes the empty
+    /// context, when that kind was checked.
+    fn kind(&self, query: &Query) -> Option<(&'s Slice, bool)> {
+        let (ptype, rtype) = (query.principal().type_name(), query.resource().type_name());
+        self.kinds
+            .iter()
+            .find(|(a, s, _)| *a == query.action() && &s.principal == ptype && &s.resource == rtype)
+            .map(|&(_, s, ok)| (s, ok))
+    }
+
+    fn put_kind(&mut self, action: &'s EntityUid, slice: &'s Slice, empty_ok: bool) {
+        if self.kinds.len() < Self::MAX {
+            self.kinds.push((action, slice, empty_ok));
         }
     }
 }
@@ -705,6 +767,97 @@ mod tests {
         Bundle::new(env!("CARGO_MANIFEST_DIR"))
             .load()
             .expect("shipped bundle")
+    }
+
+    /// A run of requests sharing a [`ContextCache`] (request kinds' slices)
+    /// and a [`Memo`] (the principal's sub-slices), driven as a batch is,
+    /// answers each request as it is answered alone: with an action that
+    /// applies to two principal and two resource types, guarded policies,
+    /// principals of different roles, and requests that fail their checks
+    /// between those that pass.
+    #[test]
+    fn remembered_kinds_and_sub_slices_answer_as_each_request_alone() {
+        let (schema, _) = Schema::from_cedarschema_str(
+            "entity User { role: String }; entity Bot { role: String }; \
+             entity Project; entity Task; \
+             action view appliesTo { principal: [User, Bot], resource: [Project, Task], context: {} }; \
+             action edit appliesTo { principal: [User], resource: [Project], context: { note?: String } };",
+        )
+        .expect("schema");
+        let policies: PolicySet = r#"
+            permit(principal, action == Action::"view", resource is Project)
+              when { principal.role == "admin" };
+            permit(principal is Bot, action == Action::"view", resource is Task)
+              when { principal.role == "reader" };
+            permit(principal, action == Action::"edit", resource)
+              when { principal.role == "admin" && context has note };
+            forbid(principal, action, resource)
+              when { principal.role == "banned" };
+        "#
+        .parse()
+        .expect("policies");
+        let engine = Engine::new(&schema, &policies).expect("engine");
+        let entities = cedar_policy::Entities::from_json_value(
+            serde_json::json!([
+                {"uid": {"type": "User", "id": "ann"}, "attrs": {"role": "admin"}, "parents": []},
+                {"uid": {"type": "User", "id": "bo"}, "attrs": {"role": "member"}, "parents": []},
+                {"uid": {"type": "Bot", "id": "r2"}, "attrs": {"role": "reader"}, "parents": []},
+                {"uid": {"type": "Bot", "id": "b9"}, "attrs": {"role": "banned"}, "parents": []},
+                {"uid": {"type": "Project", "id": "p"}, "attrs": {}, "parents": []},
+                {"uid": {"type": "Task", "id": "t"}, "attrs": {}, "parents": []}
+            ]),
+            Some(&schema),
+        )
+        .expect("entities");
+        let set = EntitySet::of(&entities);
+        let uid =
+            |t: &str, id: &str| -> EntityUid { format!("{t}::\"{id}\"").parse().expect("uid") };
+        let mut queries = Vec::new();
+        for (pt, p) in [
+            ("User", "ann"),
+            ("User", "bo"),
+            ("Bot", "r2"),
+            ("Bot", "b9"),
+            ("User", "ann"),
+        ] {
+            for (rt, r) in [
+                ("Project", "p"),
+                ("Task", "t"),
+                ("Project", "nowhere"),
+                ("Workspace", "w"),
+            ] {
+                for a in ["view", "edit", "delete"] {
+                    let q = Query::new(uid(pt, p), uid("Action", a), uid(rt, r));
+                    queries.push(q.clone());
+                    queries.push(q.with_context(serde_json::json!({"note": "n"})));
+                }
+            }
+        }
+        let alone: Vec<_> = queries
+            .iter()
+            .map(|q| engine.decide_query_with(q, &set, None, false, None))
+            .collect();
+        assert!(alone
+            .iter()
+            .any(|d| d.as_ref().is_ok_and(Decision::is_allowed)));
+        assert!(alone
+            .iter()
+            .any(|d| d.as_ref().is_ok_and(|d| !d.is_allowed())));
+        assert!(alone.iter().any(|d| d.is_err()));
+        let mut contexts = ContextCache::default();
+        let mut memo = Memo::default();
+        let mut last: Option<(&EntityUid, &EntityUid)> = None;
+        for (q, alone) in queries.iter().zip(&alone) {
+            match last {
+                Some((p, r)) if p == q.principal() && r == q.resource() => {}
+                Some((p, _)) if p == q.principal() => memo.next_pair(),
+                _ => memo.next_principal(),
+            }
+            last = Some((q.principal(), q.resource()));
+            let remembered =
+                engine.decide_query_with(q, &set, Some(&mut contexts), false, Some(&mut memo));
+            assert_eq!(&remembered, alone, "{q:?}");
+        }
     }
 
     /// The lean reading, when the schema accepts it, holds exactly what

@@ -1,7 +1,7 @@
 //! `PolicyPack`: the schema and policy files of a bundle, parsed, strictly
 //! validated, indexed by `@id`, with the engine built from them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -255,10 +255,10 @@ fn ids_under(files: &[SourceFile], dir: &Path) -> BTreeSet<String> {
 
 /// Context attribute names per action name, read from the schema's JSON form
 /// (inline record types, or a common type named by the context).
-pub(crate) type ContextKeys = HashMap<String, BTreeSet<String>>;
+pub(crate) type ContextKeys = crate::FastMap<String, BTreeSet<String>>;
 
 fn context_keys(fragments: &[serde_json::Value]) -> ContextKeys {
-    let mut out = ContextKeys::new();
+    let mut out = ContextKeys::default();
     for frag in fragments {
         let Some(namespaces) = frag.as_object() else {
             continue;

@@ -377,8 +377,8 @@ impl Snapshot {
         query: &'q Query,
         overlay: Option<&Overlay>,
     ) -> Result<std::borrow::Cow<'q, Query>, RequestError> {
-        let declared = self.pack.context_keys.get(query.action_name());
-        domain::context::prepare_cow(query, &self.directory_for(overlay), declared)
+        let declared = || self.pack.context_keys.get(query.action_name());
+        domain::context::prepare_with(query, &self.directory_for(overlay), declared)
     }
 
     pub(crate) fn directory_for<'a>(&'a self, overlay: Option<&'a Overlay>) -> Layered<'a> {

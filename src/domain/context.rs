@@ -50,6 +50,16 @@ pub fn prepare_cow<'q>(
     directory: &dyn Directory,
     declared: Option<&BTreeSet<String>>,
 ) -> Result<Cow<'q, Query>, RequestError> {
+    prepare_with(query, directory, || declared)
+}
+
+/// [`prepare_cow`], asking for the declared keys only when there is
+/// something to derive (a lookup by action saved on every other request).
+pub(crate) fn prepare_with<'q, 'k>(
+    query: &'q Query,
+    directory: &dyn Directory,
+    declared: impl FnOnce() -> Option<&'k BTreeSet<String>>,
+) -> Result<Cow<'q, Query>, RequestError> {
     let given = match query.context() {
         Value::Null => None,
         Value::Object(m) => {
@@ -71,7 +81,7 @@ pub fn prepare_cow<'q>(
     }
     let mut ctx = given.cloned().unwrap_or_default();
     derive_invitee(&mut ctx, directory)?;
-    if let Some(keys) = declared {
+    if let Some(keys) = declared() {
         for derived in ["inviteeDomain", "inviteeDomains", "invitee"] {
             if !keys.contains(derived) {
                 ctx.remove(derived);

@@ -221,6 +221,12 @@ impl Split {
     /// `None` when there is none or one of its guarded attributes cannot be
     /// read (the whole slice then decides).
     pub(super) fn pick(&self, principal: Option<&ast::Entity>) -> Option<&Prepared> {
+        self.sub(self.index(principal)?)
+    }
+
+    /// The number of [`Split::pick`]'s sub-slice (what a batch remembers
+    /// for one principal), or `None` as there.
+    pub(super) fn index(&self, principal: Option<&ast::Entity>) -> Option<usize> {
         let entity = principal?;
         let mut index = 0usize;
         let mut radix = 1usize;
@@ -235,6 +241,11 @@ impl Split {
             index += i * radix;
             radix *= lits.len() + 1;
         }
+        Some(index)
+    }
+
+    /// Sub-slice number `index`.
+    pub(super) fn sub(&self, index: usize) -> Option<&Prepared> {
         self.subs.get(index)
     }
 

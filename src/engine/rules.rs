@@ -336,7 +336,7 @@ enum Outcome {
 /// application asks which of a page's buttons to show, for many resources.
 /// Its owner calls [`Memo::next_pair`] whenever the resource changes and
 /// [`Memo::next_principal`] whenever the principal does; one memo serves
-/// one entity set.
+/// one entity set and one engine.
 #[derive(Default)]
 pub struct Memo<'e> {
     /// By rule number.
@@ -353,6 +353,9 @@ pub struct Memo<'e> {
     eval: Option<Evaluator<'e>>,
     /// The current principal's and resource's entities, where looked up.
     entities: quick::Found<'e>,
+    /// The current principal's sub-slices, by slice number: which one
+    /// [`super::guard::Split::index`] gave (`None`: the whole slice).
+    picks: Vec<(usize, Option<usize>)>,
 }
 
 impl std::fmt::Debug for Memo<'_> {
@@ -388,6 +391,7 @@ impl<'e> Memo<'e> {
         self.pair = self.last;
         self.eval = None;
         self.entities = (None, None);
+        self.picks.clear();
     }
 
     /// The next requests are of another resource, same principal.
@@ -405,6 +409,25 @@ impl<'e> Memo<'e> {
             return (None, None);
         }
         self.entities
+    }
+
+    /// The current principal's sub-slice of slice number `slice`: the one
+    /// remembered, or `index`'s, remembered (only once
+    /// [`Memo::next_principal`] has named a principal).
+    pub(super) fn pick(
+        &mut self,
+        slice: usize,
+        index: impl FnOnce() -> Option<usize>,
+    ) -> Option<usize> {
+        if self.principal == 0 {
+            return index();
+        }
+        if let Some(&(_, i)) = self.picks.iter().find(|(s, _)| *s == slice) {
+            return i;
+        }
+        let i = index();
+        self.picks.push((slice, i));
+        i
     }
 
     /// The generation values of `scope` are stored under; `None` for

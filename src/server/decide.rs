@@ -72,30 +72,38 @@ pub(super) fn decide_stored(
 /// same few actions for each) is read once.
 struct Recent<'a> {
     kept: usize,
-    seen: Vec<(&'a EntityRef, EntityUid)>,
+    /// Each reference, its uid, and when it was last used.
+    seen: Vec<(&'a EntityRef, EntityUid, usize)>,
+    /// Uses so far.
+    clock: usize,
 }
 
 impl<'a> Recent<'a> {
-    /// Keeping the last `kept` references (a page's actions and resources
-    /// repeat within a few requests); 0 for a single request.
+    /// Keeping the `kept` references used last (a page's principal,
+    /// actions and resources repeat within a few requests); 0 for a single
+    /// request.
     fn keeping(kept: usize) -> Self {
         Recent {
             kept,
             seen: Vec::new(),
+            clock: 0,
         }
     }
 
     /// The uid `r` names, for `field`.
     fn uid(&mut self, r: &'a EntityRef, field: Field) -> Result<EntityUid, crate::RequestError> {
-        if let Some((_, uid)) = self.seen.iter().rev().find(|(seen, _)| *seen == r) {
-            return Ok(uid.clone());
+        self.clock += 1;
+        if let Some(hit) = self.seen.iter_mut().rev().find(|(seen, ..)| *seen == r) {
+            hit.2 = self.clock;
+            return Ok(hit.1.clone());
         }
         let uid = r.uid(field)?;
-        if self.kept > 0 {
-            if self.seen.len() == self.kept {
-                self.seen.remove(0);
-            }
-            self.seen.push((r, uid.clone()));
+        if self.seen.len() < self.kept {
+            self.seen.push((r, uid.clone(), self.clock));
+        } else if let Some(oldest) = self.seen.iter_mut().min_by_key(|(.., used)| *used) {
+            // The least recently used goes: a page's principal and actions
+            // stay while its resources come and go.
+            *oldest = (r, uid.clone(), self.clock);
         }
         Ok(uid)
     }

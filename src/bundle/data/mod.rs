@@ -16,7 +16,7 @@ mod read;
 mod shape;
 mod value;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use cedar_policy_core::ast::{self, EntityUID, PartialValue};
@@ -53,11 +53,11 @@ pub(crate) struct StoreSchema {
     /// Cedar's entity type of each type index.
     pub types: Vec<ast::EntityType>,
     /// The type index of each Cedar entity type.
-    type_ids: HashMap<ast::EntityType, u16>,
+    type_ids: crate::FastMap<ast::EntityType, u16>,
     /// The hash of the schema files: stores of one schema can share entries.
     pub fingerprint: String,
     /// The schema's action entities, by uid.
-    pub actions: HashMap<EntityUID, Arc<ast::Entity>>,
+    pub actions: crate::FastMap<EntityUID, Arc<ast::Entity>>,
 }
 
 impl StoreSchema {
