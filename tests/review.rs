@@ -258,8 +258,12 @@ fn diff_against_a_git_revision() {
         "context.forUser == principal &&",
         "context.forUser == principal && false &&",
     );
+    // The old bundle is unpacked into a scratch directory under TMPDIR,
+    // removed again however the command ends.
+    let scratch = tempfile::tempdir().expect("temp dir");
     let out = teamgate()
         .current_dir(b.path())
+        .env("TMPDIR", scratch.path())
         .args(["diff", "--git", "HEAD", "--format", "md"])
         .output()
         .unwrap();
@@ -269,10 +273,16 @@ fn diff_against_a_git_revision() {
     assert!(md.contains("own-time.log (changed)"), "{md}");
     let out = teamgate()
         .current_dir(b.path())
+        .env("TMPDIR", scratch.path())
         .args(["diff", "--git", "no-such-rev"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .expect("scratch dir")
+        .map(|e| e.map(|e| e.file_name()))
+        .collect();
+    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
 }
 
 /// Changes of a diff as comparable rows.

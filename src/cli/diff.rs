@@ -107,12 +107,12 @@ pub fn run(args: Args) -> ExitCode {
                     return ExitCode::from(EXIT_BAD_INPUT);
                 }
             };
-            if let Err(e) = from_git(rev, &tmp) {
+            if let Err(e) = from_git(rev, &tmp.0) {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_BAD_INPUT);
             }
             (
-                tmp.clone(),
+                tmp.0.clone(),
                 rest.first().cloned().unwrap_or_else(|| PathBuf::from(".")),
             )
         }
@@ -132,11 +132,7 @@ pub fn run(args: Args) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     if args.prove {
-        let code = prove_equivalence(&args, &old, &new, &new_root);
-        if args.git.is_some() {
-            let _ = std::fs::remove_dir_all(&old_root);
-        }
-        return code;
+        return prove_equivalence(&args, &old, &new, &new_root);
     }
     let scenarios: Vec<PathBuf> = args.scenarios.into_iter().filter(|p| p.exists()).collect();
     let bar = super::progress::Bar::new(args.quiet);
@@ -155,10 +151,6 @@ pub fn run(args: Args) -> ExitCode {
     print!("{text}");
     if args.format == DiffFormat::Json {
         println!();
-    }
-    if let Some(t) = &args.git {
-        let _ = std::fs::remove_dir_all(&old_root);
-        let _ = t;
     }
     if d.changed() == 0 {
         ExitCode::SUCCESS
@@ -210,8 +202,18 @@ fn prove_equivalence(
     exit_code(&outcomes)
 }
 
-fn tempdir() -> Result<PathBuf, String> {
+/// A scratch directory, removed when dropped: on every way out of the
+/// command, including a revision git does not know and an invalid bundle.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> Result<Scratch, String> {
     let base = std::env::temp_dir().join(format!("teamgate-diff-{}", std::process::id()));
     std::fs::create_dir_all(&base).map_err(|e| format!("cannot create {}: {e}", base.display()))?;
-    Ok(base)
+    Ok(Scratch(base))
 }
