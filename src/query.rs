@@ -30,13 +30,27 @@ pub fn parse_uid(field: Field, text: &str) -> Result<EntityUid, RequestError> {
 /// Cedar's to check (and cached per thread). `None` for anything else, which
 /// Cedar's parser then reads (and refuses with its message).
 fn plain_uid(text: &str) -> Option<EntityUid> {
-    let (ty, rest) = text.split_once("::\"")?;
-    let id = rest.strip_suffix('"')?;
-    let plain_type = !ty.is_empty()
-        && ty
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':');
-    if !plain_type || id.contains(['"', '\\']) || id.chars().any(char::is_control) {
+    // The type: the leading run of name characters and `::`, which must
+    // end in `::` right before the opening quote (the first `::"`).
+    let bytes = text.as_bytes();
+    let open = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b':'))?;
+    if bytes[open] != b'"' || open < 3 || &bytes[open - 2..open] != b"::" {
+        return None;
+    }
+    let ty = &text[..open - 2];
+    let id = text[open + 1..].strip_suffix('"')?;
+    // The id: no quote, backslash or control character (one pass over the
+    // bytes; a non-ASCII id is checked character by character).
+    let mut ascii = true;
+    for &b in id.as_bytes() {
+        if b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f {
+            return None;
+        }
+        ascii &= b.is_ascii();
+    }
+    if !ascii && id.chars().any(char::is_control) {
         return None;
     }
     Some(EntityUid::from_type_name_and_id(
@@ -314,6 +328,12 @@ mod tests {
             r#"User::"a\"b""#,
             r#"User::"a\nb""#,
             "User::\"a\u{1}b\"",
+            "User::\"a\u{7f}b\"",
+            "User::\"\u{e9}a\u{85}b\"",
+            r#"User:::"x""#,
+            r#"User::"x"#,
+            r#"""#,
+            "",
             r#"User :: "x""#,
             r#"1User::"x""#,
             r#"if::"x""#,
