@@ -59,16 +59,9 @@ struct Slice {
 
 impl Slice {
     /// The policies Cedar evaluates for this principal: its sub-slice, or
-    /// the whole slice when it has none.
-    fn for_principal(&self, principal: Option<&cedar_policy_core::ast::Entity>) -> &Prepared {
-        self.split
-            .as_ref()
-            .and_then(|s| s.pick(principal))
-            .unwrap_or(&self.policies)
-    }
-
-    /// [`Slice::for_principal`], picked once per principal of a `memo`.
-    fn for_principal_in(
+    /// the whole slice when it has none; with a `memo`, picked once per
+    /// principal.
+    fn for_principal(
         &self,
         principal: Option<&cedar_policy_core::ast::Entity>,
         memo: Option<&mut Memo<'_>>,
@@ -142,7 +135,7 @@ impl Engine {
         }
         let mut slices: FastMap<EntityUid, Vec<Slice>> = FastMap::default();
         let mut parts = Parts::default();
-        for env in schema.request_envs() {
+        for (number, env) in schema.request_envs().enumerate() {
             let action = env.action().clone();
             let ptype: &cedar_policy_core::ast::EntityType = env.principal().as_ref();
             let rtype: &cedar_policy_core::ast::EntityType = env.resource().as_ref();
@@ -184,7 +177,6 @@ impl Engine {
             }
             let split = guard::Split::new(&slice, &guarded, &mut parts)?;
             let policies = Prepared::new(slice, &mut parts)?;
-            let number = slices.values().map(Vec::len).sum();
             slices.entry(action).or_default().push(Slice {
                 number,
                 principal: env.principal().clone(),
@@ -357,7 +349,7 @@ impl Engine {
                         action: query.action().to_string(),
                         type_name: query.resource().type_name().to_string(),
                     })?
-                    .for_principal(entities.get(query.principal()).map(AsRef::as_ref))
+                    .for_principal(entities.get(query.principal()).map(AsRef::as_ref), None)
                     .set
             }
         };
@@ -573,11 +565,15 @@ impl Engine {
                 self.decide_asked(asked, slice, entities, memo)
             }
             // A context left unknown: Cedar's authorizer on the slice.
-            None => Self::fail_closed(&self.authorizer.is_authorized(
-                request,
-                &slice.for_principal(entities.entity(principal.as_ref())).set,
-                entities.cedar(),
-            )),
+            None => Self::fail_closed(
+                &self.authorizer.is_authorized(
+                    request,
+                    &slice
+                        .for_principal(entities.entity(principal.as_ref()), None)
+                        .set,
+                    entities.cedar(),
+                ),
+            ),
         }
     }
 
@@ -619,7 +615,7 @@ impl Engine {
             memo.as_deref().map(Memo::known).unwrap_or_default(),
         );
         let mut memo = memo;
-        let policies = slice.for_principal_in(env.principal_entity(), memo.as_deref_mut());
+        let policies = slice.for_principal(env.principal_entity(), memo.as_deref_mut());
         match policies.decide(asked, entities, &env, memo) {
             Some(answer) => Self::closed(answer),
             None => Self::fail_closed(&self.authorizer.is_authorized(

@@ -217,15 +217,10 @@ impl Split {
         self.subs.iter_mut().for_each(|s| s.settle(parts));
     }
 
-    /// The sub-slice for the principal `principal` is the entity of, or
-    /// `None` when there is none or one of its guarded attributes cannot be
-    /// read (the whole slice then decides).
-    pub(super) fn pick(&self, principal: Option<&ast::Entity>) -> Option<&Prepared> {
-        self.sub(self.index(principal)?)
-    }
-
-    /// The number of [`Split::pick`]'s sub-slice (what a batch remembers
-    /// for one principal), or `None` as there.
+    /// The number of the sub-slice for the principal `principal` is the
+    /// entity of (see [`Split::sub`]), or `None` when there is none or one
+    /// of its guarded attributes cannot be read (the whole slice then
+    /// decides).
     pub(super) fn index(&self, principal: Option<&ast::Entity>) -> Option<usize> {
         let entity = principal?;
         let mut index = 0usize;
