@@ -40,6 +40,9 @@ pub(super) struct Env<'r, 'e> {
     /// The principal's and the resource's entities, once looked up.
     principal_entity: Cell<Option<Option<&'e ast::Entity>>>,
     resource_entity: Cell<Option<Option<&'e ast::Entity>>>,
+    /// The error that stopped the evaluation under way, when it is one
+    /// whose message is Cedar's for certain (see [`Env::missing`]).
+    error: Cell<Option<String>>,
 }
 
 /// The principal's and the resource's entities, each where looked up
@@ -70,6 +73,7 @@ impl<'r, 'e> Env<'r, 'e> {
             entities,
             principal_entity: Cell::new(found.0),
             resource_entity: Cell::new(found.1),
+            error: Cell::new(None),
         }
     }
 
@@ -105,6 +109,18 @@ impl<'r, 'e> Env<'r, 'e> {
         } else {
             look()
         }
+    }
+
+    /// Stops an evaluation that read an attribute or a tag of `uid`, an
+    /// entity the set does not hold: Cedar's evaluator stops there with
+    /// `EntityDoesNotExist`, whose message is recorded (a residual entity,
+    /// which only Cedar evaluates, records nothing). Always `None`.
+    fn missing<T>(&self, uid: &ast::EntityUID) -> Option<T> {
+        if self.entities.lacks(uid) {
+            self.error
+                .set(Some(format!("entity `{uid}` does not exist")));
+        }
+        None
     }
 }
 
@@ -217,10 +233,19 @@ impl<'a> Elements<'a> {
 }
 
 /// The value of `condition` in `env`, when it is a boolean Cedar's
-/// evaluator would give without error; `None` otherwise (see the module
-/// documentation).
-pub(super) fn truth(condition: &ast::Expr, env: &Env<'_, '_>) -> Option<bool> {
-    eval(condition, env)?.boolean()
+/// evaluator would give without error, or Cedar's error message when the
+/// evaluation stopped at an entity that does not exist; `None` otherwise
+/// (see the module documentation).
+///
+/// An error is given only for a missing entity's attribute or tag: every
+/// operand evaluated before it had a value (any other stop gives `None` at
+/// once), Cedar evaluates the same operands in the same order, so it
+/// stops at the same read with the same error.
+pub(super) fn truth(condition: &ast::Expr, env: &Env<'_, '_>) -> Option<Result<bool, String>> {
+    match eval(condition, env) {
+        Some(v) => v.boolean().map(Ok),
+        None => env.error.take().map(Err),
+    }
 }
 
 fn eval<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>) -> Option<V<'v>> {
@@ -268,7 +293,10 @@ fn eval<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>) -> Option<V<'v>> {
                 return env.context?.get(attr).map(V::of_value);
             }
             match eval(expr, env)? {
-                V::Uid(uid) => V::of_partial(env.entity(uid)?.get(attr)?),
+                V::Uid(uid) => match env.entity(uid) {
+                    Some(entity) => V::of_partial(entity.get(attr)?),
+                    None => env.missing(uid),
+                },
                 V::Other(ast::Value {
                     value: ValueKind::Record(r),
                     ..
@@ -281,7 +309,12 @@ fn eval<'v>(e: &'v ast::Expr, env: &'v Env<'_, '_>) -> Option<V<'v>> {
                 return Some(V::Bool(env.context?.contains_key(attr)));
             }
             match eval(expr, env)? {
-                V::Uid(uid) => Some(V::Bool(env.entity(uid)?.get(attr).is_some())),
+                // A missing entity has no attribute, as in Cedar.
+                V::Uid(uid) => match env.entity(uid) {
+                    Some(entity) => Some(V::Bool(entity.get(attr).is_some())),
+                    None if env.entities.lacks(uid) => Some(V::Bool(false)),
+                    None => None,
+                },
                 V::Other(ast::Value {
                     value: ValueKind::Record(r),
                     ..
@@ -353,7 +386,15 @@ fn binary<'v>(
             let (V::Uid(uid), Some(key)) = (x, key.string()) else {
                 return None;
             };
-            let tag = env.entity(uid)?.get_tag(key);
+            let Some(entity) = env.entity(uid) else {
+                // A missing entity has no tag; reading one is Cedar's error.
+                return match op {
+                    BinaryOp::HasTag if env.entities.lacks(uid) => b(false),
+                    BinaryOp::HasTag => None,
+                    _ => env.missing(uid),
+                };
+            };
+            let tag = entity.get_tag(key);
             if op == BinaryOp::HasTag {
                 b(tag.is_some())
             } else {
@@ -521,8 +562,27 @@ mod tests {
             r#"User::"ghost" in Team::"t1" || User::"ghost" in User::"ghost""#,
             true,
         ),
-        (r#"User::"ghost".license == "x""#, false),
-        (r#"User::"ghost" has license"#, false),
+        (r#"User::"ghost".license == "x""#, true),
+        (r#"User::"ghost" has license"#, true),
+        (
+            r#"User::"ghost".hasTag("k") || User::"ghost".getTag("k") == "v""#,
+            true,
+        ),
+        (
+            r#"principal.n == 3 && [1, User::"ghost".n].contains(1)"#,
+            true,
+        ),
+        (r#"principal.license < 4 || User::"ghost".n == 1"#, false),
+        (
+            r#"resource.owner.n == 3 && resource.owner.gone.n == 1"#,
+            false,
+        ),
+        (
+            "context has who && context.who has license && context.who.license == \"full\"",
+            true,
+        ),
+        ("context has who && context.who.n == 1", true),
+        ("(context has who && context.who.n == 1) || true", true),
         (
             "resource.owner has license && resource.owner.n == principal.n",
             true,
@@ -556,9 +616,10 @@ mod tests {
         );
         let contexts = [
             serde_json::json!({}),
-            serde_json::json!({"item": "calendar", "r": {"x": 1}}),
+            serde_json::json!({"item": "calendar", "r": {"x": 1},
+                               "who": {"__entity": {"type": "User", "id": "ghost"}}}),
         ];
-        let (mut answered, mut tried) = (0, 0);
+        let (mut answered, mut tried, mut errors) = (0, 0, 0);
         for (text, must) in CONDITIONS {
             let condition = ast::Expr::from_str(text).expect("condition");
             for p in [r#"User::"alice""#, r#"User::"bob""#, r#"User::"ghost""#] {
@@ -582,20 +643,30 @@ mod tests {
                                 Extensions::all_available(),
                             )
                             .interpret(&condition, &std::collections::HashMap::new())
-                            .ok()
-                            .and_then(|v| match v.value {
+                            .map_err(|e| e.to_string())
+                            .map(|v| match v.value {
                                 ValueKind::Lit(Literal::Bool(b)) => Some(b),
                                 _ => None,
                             });
                             tried += 1;
-                            if let Some(b) = quick {
-                                answered += 1;
-                                assert_eq!(
+                            match &quick {
+                                Some(Ok(b)) => assert_eq!(
                                     cedar,
-                                    Some(b),
+                                    Ok(Some(*b)),
                                     "`{text}` for {p} {a} {r} {c}: Cedar {cedar:?}, direct {b}"
-                                );
+                                ),
+                                // Cedar's very error.
+                                Some(Err(m)) => {
+                                    errors += 1;
+                                    assert_eq!(
+                                        cedar.as_ref().err(),
+                                        Some(m),
+                                        "`{text}` for {p} {a} {r} {c}: Cedar {cedar:?}"
+                                    )
+                                }
+                                None => {}
                             }
+                            answered += usize::from(quick.is_some());
                             let full = p.contains("alice")
                                 && a.contains("view")
                                 && r.contains("p1")
@@ -608,10 +679,10 @@ mod tests {
                 }
             }
         }
-        // Both answers and refusals are exercised.
+        // Answers, Cedar's errors and refusals are all exercised.
         assert!(
-            answered > tried / 3 && answered < tried,
-            "{answered} of {tried}"
+            answered > tried / 3 && answered < tried && errors > 0,
+            "{answered} ({errors} errors) of {tried}"
         );
     }
 }

@@ -714,7 +714,8 @@ impl Prepared {
                 None => {
                     let o = match plan {
                         Plan::Alone => match quick::truth(&rule.condition, run.quick) {
-                            Some(b) => Outcome::Satisfied(b),
+                            Some(Ok(b)) => Outcome::Satisfied(b),
+                            Some(Err(message)) => Outcome::Failed(failed(rule, &message)),
                             None => outcome(run.evaluator(rule.scope), &rule.condition, rule)?,
                         },
                         Plan::Chain(chain) => self.chain(&mut run, chain, rule)?,
@@ -750,7 +751,7 @@ impl Prepared {
                 Some(v) => v,
                 None => {
                     let v = match quick::truth(&part.condition, run.quick) {
-                        Some(b) => Ok(b),
+                        Some(v) => v,
                         None => value(run.evaluator(part.scope), &part.condition, &rule.slots)?,
                     };
                     run.learn(c.part, part, &v);

@@ -68,6 +68,15 @@ impl<'c> EntitySet<'c> {
         }
     }
 
+    /// Whether the set holds no entity of `uid` (not even a residual one):
+    /// what Cedar's evaluator calls an entity that does not exist.
+    pub fn lacks(&self, uid: &ast::EntityUID) -> bool {
+        match self.given {
+            Some(given) => matches!(given.as_ref().entity(uid), Dereference::NoSuchEntity),
+            None => !self.own.contains_key(uid),
+        }
+    }
+
     /// Cedar's set: the one given, or one built now (once) of the list.
     pub fn cedar(&self) -> &Entities {
         match self.given {
