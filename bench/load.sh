@@ -5,17 +5,22 @@
 # (a constant answer: the HTTP floor) and teamgate's ratio to it.
 # Usage: bash bench/load.sh [BUNDLE]   (needs wrk: apt-get install wrk)
 # e.g. teamgate generate --users 100000 /tmp/g100000 && bash bench/load.sh /tmp/g100000
+# TEAMGATE_BIN runs another build (e.g. an older commit's, for an A/B run
+# in the same minute of a noisy host) instead of building this checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bundle=${1:-.}
 # A bundle written by `teamgate generate` brings its own sample requests.
 if [ -f "$bundle/requests.jsonl" ]; then export TEAMGATE_REQUESTS="$bundle/requests.jsonl"; fi
-cargo build --release --quiet
+bin=${TEAMGATE_BIN:-./target/release/teamgate}
+if [ -z "${TEAMGATE_BIN:-}" ]; then cargo build --release --quiet; fi
 # TEAMGATE_SERVE_ARGS adds flags, e.g. "--decision-cache 0" for uncached decisions.
-taskset -c 0 ./target/release/teamgate serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch --floor-route ${TEAMGATE_SERVE_ARGS:-} > /tmp/teamgate-load.out 2>/dev/null &
+taskset -c 0 "$bin" serve --bundle "$bundle" --listen 127.0.0.1:8187 --workers 1 --no-watch --floor-route ${TEAMGATE_SERVE_ARGS:-} > /tmp/teamgate-load.out 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 50); do grep -q listening /tmp/teamgate-load.out 2>/dev/null && break; sleep 0.1; done
+# Ready when /readyz answers (a 100,000-user bundle takes seconds to load).
+for _ in $(seq 600); do curl -fsS -o /dev/null http://127.0.0.1:8187/readyz 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null http://127.0.0.1:8187/readyz || { echo "the server did not become ready: /tmp/teamgate-load.out" >&2; exit 1; }
 for run in "single 1" "single 8" "single 32" "batch 1" "batch 8" "batch 32" "floor 8"; do
   read -r script c <<<"$run"
   path=/v1/is_authorized
