@@ -21,7 +21,6 @@ use cedar_policy::{
     RestrictedExpression, Schema,
 };
 
-use crate::domain::integrity::json::ref_parts;
 use crate::error::{Field, Problem, RequestError};
 use crate::query::{Decision, Query, Verdict};
 use crate::{FastMap, FastSet};
@@ -738,20 +737,11 @@ fn restricted(v: &serde_json::Value) -> Option<RestrictedExpression> {
     })
 }
 
-/// `{"type": T, "id": I}` or `{"__entity": {"type": T, "id": I}}` (read by
-/// the integrity checks' [`ref_parts`]), with no other key at either level:
-/// anything looser is left to Cedar's reading.
+/// `{"type": T, "id": I}` or `{"__entity": {"type": T, "id": I}}`, with no
+/// other key at either level ([`declared::entity_parts`]): anything looser
+/// is left to Cedar's reading.
 fn entity_ref(v: &serde_json::Value) -> Option<EntityUid> {
-    let m = v.as_object()?;
-    let inner = match m.get("__entity") {
-        Some(e) if m.len() == 1 => e.as_object()?,
-        Some(_) => return None,
-        None => m,
-    };
-    if inner.len() != 2 {
-        return None;
-    }
-    let (ty, id) = ref_parts(v)?;
+    let (ty, id) = declared::entity_parts(v)?;
     Some(EntityUid::from_type_name_and_id(
         ty.parse().ok()?,
         cedar_policy::EntityId::new(id),

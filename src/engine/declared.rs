@@ -164,8 +164,9 @@ impl Kind {
 }
 
 /// The (type, id) of `{"__entity": {"type": T, "id": I}}` or
-/// `{"type": T, "id": I}` with no other key at either level.
-fn entity_parts(v: &serde_json::Value) -> Option<(&str, &str)> {
+/// `{"type": T, "id": I}` with no other key at either level (the forms
+/// both of the engine's own readings take for a reference).
+pub(super) fn entity_parts(v: &serde_json::Value) -> Option<(&str, &str)> {
     let m = v.as_object()?;
     let inner = match m.get("__entity") {
         Some(e) if m.len() == 1 => e.as_object()?,
