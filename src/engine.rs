@@ -26,11 +26,13 @@ use crate::query::{Decision, Query, Verdict};
 use crate::{FastMap, FastSet};
 
 mod declared;
+mod est;
 mod guard;
 mod quick;
 mod rules;
 mod set;
 
+pub use est::PolicyJson;
 pub use rules::Memo;
 use rules::{Asked, Parts, Prepared, Rule};
 pub use set::EntitySet;
@@ -101,10 +103,8 @@ pub struct Engine {
 /// listed action, which made a policy with a long list cost microseconds even
 /// when it could not apply; the condition, id, annotations and effect are kept,
 /// so decisions, reasons and errors are unchanged.
-fn scope_decided(p: &Policy) -> Result<Policy, Problem> {
-    let mut json = p
-        .to_json()
-        .map_err(|e| Problem::new(format!("policy {}: {e}", p.id())))?;
+fn scope_decided(p: &Policy, json: &serde_json::Value) -> Result<Policy, Problem> {
+    let mut json = json.clone();
     let all = serde_json::json!({ "op": "All" });
     if let Some(obj) = json.as_object_mut() {
         obj.insert("action".into(), all.clone());
@@ -122,8 +122,13 @@ fn scope_decided(p: &Policy) -> Result<Policy, Problem> {
 }
 
 impl Engine {
-    /// Builds the per-request-type slices of `policies`.
-    pub fn new(schema: &Schema, policies: &PolicySet) -> Result<Engine, Problem> {
+    /// Builds the per-request-type slices of `policies`, whose JSON form
+    /// is `json` ([`PolicyJson::of`]).
+    pub fn new(
+        schema: &Schema,
+        policies: &PolicySet,
+        json: &PolicyJson,
+    ) -> Result<Engine, Problem> {
         let actions = schema
             .action_entities()
             .map_err(|e| Problem::new(format!("schema action hierarchy: {e}")))?;
@@ -132,9 +137,12 @@ impl Engine {
         let mut decided: HashMap<cedar_policy::PolicyId, (Policy, Arc<Rule>, guard::Guards)> =
             HashMap::new();
         for (number, p) in policies.policies().enumerate() {
-            let copy = scope_decided(p)?;
+            let est = json
+                .get(p)
+                .map_err(|e| Problem::new(format!("policy {}: {e}", p.id())))?;
+            let copy = scope_decided(p, &est)?;
             let rule = Rule::new(&copy, number);
-            decided.insert(p.id().clone(), (copy, rule, guard::guards(p)));
+            decided.insert(p.id().clone(), (copy, rule, guard::guards(&est)));
         }
         let mut slices: FastMap<EntityUid, Vec<Slice>> = FastMap::default();
         let mut parts = Parts::default();
@@ -799,7 +807,7 @@ mod tests {
         "#
         .parse()
         .expect("policies");
-        let engine = Engine::new(&schema, &policies).expect("engine");
+        let engine = Engine::new(&schema, &policies, &PolicyJson::of(&policies)).expect("engine");
         let entities = cedar_policy::Entities::from_json_value(
             serde_json::json!([
                 {"uid": {"type": "User", "id": "ann"}, "attrs": {"role": "admin"}, "parents": []},

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::data::{Reach, StoreSchema};
 use crate::domain::RoleFiles;
-use crate::engine::Engine;
+use crate::engine::{Engine, PolicyJson};
 use crate::error::{line_col, LoadError, Problem};
 
 /// Name of the file that pins the system roles' policy files (AW2).
@@ -209,12 +209,13 @@ impl PolicyPack {
             return Err(LoadError::new(problems));
         }
         let level = level.map_err(LoadError::from)?;
-        let engine = Engine::new(&schema, &policies).map_err(LoadError::from)?;
+        let policy_json = PolicyJson::of(&policies);
+        let engine = Engine::new(&schema, &policies, &policy_json).map_err(LoadError::from)?;
         let store_schema = Arc::new(
             StoreSchema::new(&json, &schema, hash_sources(&sources.schemas, root))
                 .map_err(LoadError::from)?,
         );
-        let reach = Reach::new(&policies, level, &store_schema);
+        let reach = Reach::new(&policies, &policy_json, level, &store_schema);
         Ok(PolicyPack {
             content_hash: sources.hash(root),
             schema_hash: hash_sources(&sources.schemas, root),

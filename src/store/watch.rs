@@ -35,6 +35,10 @@ use crate::error::Problem;
 /// symlink swap (README, "Hot reload").
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(25);
 
+/// Longest the watcher thread waits for an event before looking at the
+/// clock (and for a stop) again.
+const LOOP_TICK: Duration = Duration::from_millis(5);
+
 /// However busy the bundle stays, a reload starts at most this long after
 /// the first change of a burst (so a file rewritten every 100 ms still
 /// reloads).
@@ -245,7 +249,18 @@ impl WatchGuard {
                         Ok(()) | Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
                         Err(std::sync::mpsc::TryRecvError::Empty) => {}
                     }
-                    let changed = match event_rx.recv_timeout(Duration::from_millis(5)) {
+                    // When the last change of the events received now was
+                    // made: the debouncer hands events over after its own
+                    // batch window, and the quiet period counts from the
+                    // change, not from its delivery.
+                    // Wake when the quiet period of a pending burst ends,
+                    // and at least every 5 ms (to see a stop).
+                    let wait = pending.map_or(LOOP_TICK, |(_, last)| {
+                        (last + debounce)
+                            .saturating_duration_since(Instant::now())
+                            .min(LOOP_TICK)
+                    });
+                    let changed = match event_rx.recv_timeout(wait) {
                         Ok(Ok(events)) => {
                             let relevant: Vec<_> =
                                 events.iter().filter(|e| relevant(&e.kind)).collect();
@@ -253,7 +268,7 @@ impl WatchGuard {
                                 !e.paths.is_empty()
                                     && e.paths.iter().all(|p| p.starts_with(&policies_dir))
                             });
-                            !relevant.is_empty()
+                            relevant.iter().map(|e| e.time).max()
                         }
                         Ok(Err(errors)) => {
                             for e in errors {
@@ -261,9 +276,9 @@ impl WatchGuard {
                                 h.failed();
                             }
                             policies_only = false;
-                            true
+                            Some(Instant::now())
                         }
-                        Err(RecvTimeoutError::Timeout) => false,
+                        Err(RecvTimeoutError::Timeout) => None,
                         Err(RecvTimeoutError::Disconnected) => {
                             h.up.store(false, Ordering::Relaxed);
                             tracing::error!(target: "teamgate::watch", "the file watcher stopped; reload with SIGHUP or POST /v1/reload");
@@ -271,8 +286,11 @@ impl WatchGuard {
                         }
                     };
                     let now = Instant::now();
-                    if changed {
-                        pending = Some(pending.map_or((now, now), |(first, _)| (first, now)));
+                    if let Some(at) = changed {
+                        let at = at.min(now);
+                        pending = Some(pending.map_or((at, at), |(first, last)| {
+                            (first.min(at), last.max(at))
+                        }));
                     }
                     let due = match pending {
                         Some((first, last)) => now - last >= debounce || now - first >= MAX_WAIT,

@@ -26,6 +26,7 @@ use serde_json::Value as Json;
 
 use super::shape::Shapes;
 use super::StoreSchema;
+use crate::engine::PolicyJson;
 
 /// The references a request's entities are followed through, and how far.
 #[derive(Debug, Clone)]
@@ -55,11 +56,11 @@ struct Found {
 impl Reach {
     /// The reach of `policies`, validated at dereference `level`, over the
     /// attribute names of `shapes`.
-    pub fn new(policies: &PolicySet, level: u32, schema: &StoreSchema) -> Reach {
+    pub fn new(policies: &PolicySet, json: &PolicyJson, level: u32, schema: &StoreSchema) -> Reach {
         let shapes: &Shapes = &schema.shapes;
         let mut found = Found::default();
         for p in policies.policies() {
-            match p.to_json() {
+            match json.get(p) {
                 Ok(json) => {
                     if let Some(conds) = json.get("conditions").and_then(|c| c.as_array()) {
                         for c in conds {
