@@ -274,7 +274,7 @@ impl Engine {
         resource: &EntityTypeName,
     ) -> Option<&PolicySet> {
         self.slice_of(principal, action, resource)
-            .map(|s| &s.policies.set)
+            .map(|s| s.policies.set())
     }
 
     fn slice_of(
@@ -355,20 +355,18 @@ impl Engine {
         let request = self.request(query, entities)?;
         let policies = match strategy {
             Strategy::WholeSet => &self.whole,
-            Strategy::Sliced => {
-                &self
-                    .slice_of(
-                        query.principal().type_name(),
-                        query.action(),
-                        query.resource().type_name(),
-                    )
-                    .ok_or_else(|| RequestError::WrongResourceType {
-                        action: query.action().to_string(),
-                        type_name: query.resource().type_name().to_string(),
-                    })?
-                    .for_principal(entities.get(query.principal()).map(AsRef::as_ref), None)
-                    .set
-            }
+            Strategy::Sliced => self
+                .slice_of(
+                    query.principal().type_name(),
+                    query.action(),
+                    query.resource().type_name(),
+                )
+                .ok_or_else(|| RequestError::WrongResourceType {
+                    action: query.action().to_string(),
+                    type_name: query.resource().type_name().to_string(),
+                })?
+                .for_principal(entities.get(query.principal()).map(AsRef::as_ref), None)
+                .set(),
         };
         Ok(self.authorizer.is_authorized(&request, policies, entities))
     }
@@ -592,9 +590,9 @@ impl Engine {
             None => Self::fail_closed(
                 &self.authorizer.is_authorized(
                     request,
-                    &slice
+                    slice
                         .for_principal(entities.entity(principal.as_ref()), None)
-                        .set,
+                        .set(),
                     entities.cedar(),
                 ),
             ),
@@ -644,7 +642,7 @@ impl Engine {
             Some(answer) => Self::closed(answer),
             None => Self::fail_closed(&self.authorizer.is_authorized(
                 &asked.request(),
-                &policies.set,
+                policies.set(),
                 entities.cedar(),
             )),
         }

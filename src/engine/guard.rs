@@ -327,7 +327,7 @@ mod tests {
         // guest, full, other
         let ids = |i: usize| -> Vec<String> {
             let mut v: Vec<String> = split.subs[i]
-                .set
+                .set()
                 .policies()
                 .map(|p| p.id().to_string())
                 .collect();

@@ -524,7 +524,12 @@ pub(super) type Answer = (bool, Vec<String>, Vec<String>);
 #[derive(Debug)]
 pub(super) struct Prepared {
     /// The policies, for Cedar's authorizer and for reports.
-    pub(super) set: PolicySet,
+    policies: Vec<Policy>,
+    /// Cedar's set of them, made the first time Cedar's authorizer or a
+    /// report asks ([`Prepared::set`]): a pack has hundreds of slices and
+    /// sub-slices, most never asked, and making each set on every reload
+    /// was a tenth of the reload.
+    set: std::sync::OnceLock<PolicySet>,
     rules: Vec<Arc<Rule>>,
     /// How each rule (same order) is evaluated.
     plans: Vec<Plan>,
@@ -604,11 +609,18 @@ impl Prepared {
         policies: Vec<(Policy, Arc<Rule>)>,
         parts: &mut Parts,
     ) -> Result<Prepared, Problem> {
-        let mut set = PolicySet::new();
+        let mut ids = std::collections::HashSet::with_capacity(policies.len());
         let mut rules = Vec::with_capacity(policies.len());
+        let mut kept = Vec::with_capacity(policies.len());
         for (policy, rule) in policies {
-            set.add(policy)
-                .map_err(|e| Problem::new(format!("building policy slice: {e}")))?;
+            // What `PolicySet::add` would refuse, refused now.
+            if !ids.insert(policy.id().clone()) {
+                return Err(Problem::new(format!(
+                    "building policy slice: policy id `{}` appears twice",
+                    policy.id()
+                )));
+            }
+            kept.push(policy);
             rules.push(rule);
         }
         let mut own: Vec<Part> = Vec::new();
@@ -640,10 +652,26 @@ impl Prepared {
             })
             .collect();
         Ok(Prepared {
-            set,
+            policies: kept,
+            set: std::sync::OnceLock::new(),
             rules,
             plans,
             parts: own,
+        })
+    }
+
+    /// Cedar's set of the slice's policies. Their ids are distinct (checked
+    /// in [`Prepared::new`]), so Cedar takes each; were one refused all the
+    /// same, the set is one that forbids everything: a fallback to Cedar
+    /// then denies, never allows for want of a forbid.
+    pub(super) fn set(&self) -> &PolicySet {
+        self.set.get_or_init(|| {
+            PolicySet::from_policies(self.policies.iter().cloned()).unwrap_or_else(|e| {
+                tracing::error!(target: "teamgate::engine", "a policy slice could not be built ({e}); its requests are denied");
+                "forbid (principal, action, resource);"
+                    .parse()
+                    .unwrap_or_default()
+            })
         })
     }
 
@@ -1071,7 +1099,7 @@ mod tests {
             let (allowed, mut reasons, mut errors) =
                 answer(&prepared, &request, &EntitySet::of(&entities), None).expect("decided");
             let cedar =
-                cedar_policy::Authorizer::new().is_authorized(&request, &prepared.set, &entities);
+                cedar_policy::Authorizer::new().is_authorized(&request, prepared.set(), &entities);
             let mut cedar_reasons: Vec<String> = cedar
                 .diagnostics()
                 .reason()
