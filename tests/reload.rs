@@ -264,6 +264,67 @@ fn a_schema_edit_rechecks_the_entities() {
     }
 }
 
+/// A policy-only reload takes the schema parsed last time when its files are
+/// unchanged; an edited schema is parsed again, and the reloads after it
+/// take the new one.
+#[test]
+fn policy_reloads_take_the_schema_of_the_last_edit() {
+    use teamgate::store::Seen;
+    let b = ScratchBundle::new();
+    let store = Store::open(Bundle::new(b.path())).unwrap();
+    b.write("policies/rules/probe.cedar", PROBE);
+    assert!(matches!(
+        store.reload_seen(Seen::PoliciesOnly),
+        ReloadOutcome::Swapped(_)
+    ));
+    assert!(carol_creates(&store));
+    // A new action, and a policy naming it: valid only against the new schema.
+    let schema = b.read("schemas/teamgate.cedarschema");
+    b.write(
+        "schemas/teamgate.cedarschema",
+        &format!(
+            "{schema}\naction probeAction appliesTo {{ principal: User, resource: Workspace, context: {{}} }};\n"
+        ),
+    );
+    let granted = "@id(\"probe-action\")\n@rules(\"AW3\")\npermit (principal == User::\"carol\", action == Action::\"probeAction\", resource);\n";
+    b.write("policies/rules/probe-action.cedar", granted);
+    match store.reload() {
+        ReloadOutcome::Swapped(_) => {}
+        other => panic!("the new schema declares probeAction: {other:?}"),
+    }
+    let probe = |store: &Store| {
+        store
+            .snapshot()
+            .decide(
+                &query(
+                    r#"User::"carol""#,
+                    r#"Action::"probeAction""#,
+                    r#"Workspace::"acme""#,
+                ),
+                None,
+            )
+            .is_allowed()
+    };
+    assert!(probe(&store));
+    // A policy-only save after it keeps the new schema.
+    b.write("policies/rules/probe.cedar", "// probe off\n");
+    assert!(matches!(
+        store.reload_seen(Seen::PoliciesOnly),
+        ReloadOutcome::Swapped(_)
+    ));
+    assert!(probe(&store) && !carol_creates(&store));
+    // And the schema edited back refuses the policy naming the action.
+    b.write("schemas/teamgate.cedarschema", &schema);
+    match store.reload() {
+        ReloadOutcome::Failed(p) => assert!(
+            p.iter().any(|x| x.message().contains("probeAction")),
+            "{p:?}"
+        ),
+        other => panic!("probeAction is no longer declared: {other:?}"),
+    }
+    assert!(probe(&store), "the last good snapshot keeps serving");
+}
+
 #[test]
 fn entity_edits_reload_and_bad_ones_are_refused() {
     let b = ScratchBundle::new();

@@ -80,7 +80,10 @@ pub(super) fn rebuild(
         return Ok(None);
     }
     let pack = if pack_changed {
-        Arc::new(PolicyPack::from_sources(bundle, sources).map_err(|e| e.into_problems())?)
+        Arc::new(
+            PolicyPack::from_sources_over(bundle, sources, Some(old_pack))
+                .map_err(|e| e.into_problems())?,
+        )
     } else {
         old_pack.clone()
     };
