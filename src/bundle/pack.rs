@@ -204,17 +204,17 @@ impl PolicyPack {
             ));
         }
         let parsed = match same_schema {
-            Some(o) => Some(Err(o)),
-            None => parse_schema(&sources.schemas, root, &mut problems).map(Ok),
+            Some(o) => Some(SchemaOf::Kept(o)),
+            None => parse_schema(&sources.schemas, root, &mut problems).map(SchemaOf::Parsed),
         };
         let (policies, index) = parse_policies(&sources.policies, root, &mut problems);
         let system_roles = check_system_lock(bundle, &sources, &mut problems);
-        // The schema, its context keys, and (when parsed now) its JSON form
-        // for the store schema.
-        let (schema, context_keys, json) = match parsed {
-            Some(Ok(ParsedSchema { schema, json })) => (schema, context_keys(&json), Some(json)),
-            Some(Err(o)) => (o.schema.clone(), o.context_keys.clone(), None),
-            None => return Err(LoadError::new(problems)),
+        let Some(parsed) = parsed else {
+            return Err(LoadError::new(problems));
+        };
+        let (schema, context_keys) = match &parsed {
+            SchemaOf::Parsed(p) => (p.schema.clone(), context_keys(&p.json)),
+            SchemaOf::Kept(o) => (o.schema.clone(), o.context_keys.clone()),
         };
         let mut warnings = Vec::new();
         let level = validate(
@@ -232,12 +232,11 @@ impl PolicyPack {
         let level = level.map_err(LoadError::from)?;
         let policy_json = PolicyJson::of(&policies);
         let engine = Engine::new(&schema, &policies, &policy_json).map_err(LoadError::from)?;
-        let store_schema = match (json, same_schema) {
-            (Some(json), _) => Arc::new(
-                StoreSchema::new(&json, &schema, schema_hash.clone()).map_err(LoadError::from)?,
+        let store_schema = match parsed {
+            SchemaOf::Parsed(p) => Arc::new(
+                StoreSchema::new(&p.json, &schema, schema_hash.clone()).map_err(LoadError::from)?,
             ),
-            (None, Some(o)) => o.store_schema.clone(),
-            (None, None) => return Err(LoadError::new(problems)),
+            SchemaOf::Kept(o) => o.store_schema.clone(),
         };
         let reach = Reach::new(&policies, &policy_json, level, &store_schema);
         Ok(PolicyPack {
@@ -319,6 +318,13 @@ fn context_keys(fragments: &[serde_json::Value]) -> ContextKeys {
 
 /// A parsed schema and its fragments in JSON form (for the shapes of entity
 /// data and the context keys).
+/// A pack's schema: parsed now, or kept from the pack before (its schema
+/// files unchanged).
+enum SchemaOf<'o> {
+    Parsed(ParsedSchema),
+    Kept(&'o PolicyPack),
+}
+
 struct ParsedSchema {
     schema: Schema,
     json: Vec<serde_json::Value>,

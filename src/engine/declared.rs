@@ -25,6 +25,8 @@ use cedar_policy_core::validator::types::{Attributes, EntityKind, OpenTag, Type}
 use cedar_policy_core::validator::{ValidatorEntityTypeKind, ValidatorSchema};
 use smol_str::SmolStr;
 
+use crate::domain::integrity::json::ref_parts;
+
 /// A context type the engine reads itself: a closed record.
 #[derive(Debug)]
 pub(super) struct Declared {
@@ -173,10 +175,7 @@ pub(super) fn entity_parts(v: &serde_json::Value) -> Option<(&str, &str)> {
         Some(_) => return None,
         None => m,
     };
-    if inner.len() != 2 {
-        return None;
-    }
-    Some((inner.get("type")?.as_str()?, inner.get("id")?.as_str()?))
+    (inner.len() == 2).then(|| ref_parts(v)).flatten()
 }
 
 #[cfg(test)]
